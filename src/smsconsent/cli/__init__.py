@@ -11,7 +11,10 @@ from smsconsent.cli.app import app
 
 def main() -> None:
     """Entry point of the console script."""
-    from smsconsent.cli import classify  # noqa: F401  (registers its commands on import)
+    from smsconsent.cli import (  # noqa: F401  (each registers its commands on import)
+        admin,
+        consent,
+    )
 
     app()
 

@@ -1,0 +1,3 @@
+from smsconsent.cli import main
+
+main()

@@ -1,0 +1,40 @@
+"""The use cases: the one place every interface (CLI, REST, webhooks, console) calls.
+
+Each takes a ``Store`` (engine + clock) and plain values, and returns plain values or raises
+an error from ``smsconsent.errors``.
+"""
+
+from smsconsent.services.agents import block, grant_consent, opt_in, opt_out, subscribe, unblock
+from smsconsent.services.base import Store
+from smsconsent.services.inbound import InboundResult, handle_inbound
+from smsconsent.services.queries import history, status, verify
+from smsconsent.services.sending import check, send
+from smsconsent.services.workspaces import (
+    add_list,
+    add_number,
+    create_workspace,
+    show_workspace,
+    update_workspace,
+)
+
+__all__ = [
+    "InboundResult",
+    "Store",
+    "add_list",
+    "add_number",
+    "block",
+    "check",
+    "create_workspace",
+    "grant_consent",
+    "handle_inbound",
+    "history",
+    "opt_in",
+    "opt_out",
+    "send",
+    "show_workspace",
+    "status",
+    "subscribe",
+    "unblock",
+    "update_workspace",
+    "verify",
+]

@@ -1,0 +1,111 @@
+"""What every use case shares: loading workspaces and numbers, the write transaction, the clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from smsconsent.domain.clock import format_ts
+from smsconsent.domain.phones import normalize_phone, normalize_sender
+from smsconsent.domain.policy import WorkspacePolicy
+from smsconsent.domain.replies import Templates
+from smsconsent.domain.workspace import Number, Workspace
+from smsconsent.errors import BadInput, NotFound
+from smsconsent.storage import tables as t
+from smsconsent.storage.database import reading, writing
+from smsconsent.storage.ledger import Ledger
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Store:
+    """The composition of storage and clock every use case runs against."""
+
+    engine: Engine
+    clock: Clock = field(default=utc_now)
+
+    def now(self) -> str:
+        return format_ts(self.clock())
+
+    @contextmanager
+    def write(self, workspace_id: int) -> Iterator[Ledger]:
+        """One write transaction on a workspace's ledger: locked, chained, committed together."""
+        with writing(self.engine) as conn:
+            ledger = Ledger.open(conn, workspace_id, self.now())
+            yield ledger
+            ledger.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with reading(self.engine) as conn:
+            yield conn
+
+
+def workspace_from_row(row: Any) -> Workspace:
+    return Workspace(
+        id=row.id,
+        name=row.name,
+        business_name=row.business_name,
+        contact=row.contact,
+        region=row.region,
+        policy=WorkspacePolicy.from_dict(json.loads(row.policy)),
+        templates=Templates.from_dict(json.loads(row.templates)),
+    )
+
+
+def load_workspace(conn: Connection, name: str) -> Workspace:
+    row = conn.execute(select(t.workspaces).where(t.workspaces.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no workspace named {name!r}", code="unknown_workspace")
+    return workspace_from_row(row)
+
+
+def load_workspace_by_id(conn: Connection, workspace_id: int) -> Workspace:
+    row = conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).one()
+    return workspace_from_row(row)
+
+
+def find_number(conn: Connection, number: str) -> Number | None:
+    row = conn.execute(select(t.numbers).where(t.numbers.c.number == number)).first()
+    if row is None:
+        return None
+    return Number(row.number, row.workspace_id, row.kind, row.campaign)
+
+
+def parse_sender(text: str) -> str:
+    """A number of ours, as given on the command line or in a request."""
+    if text.strip().startswith("+"):
+        return normalize_phone(text)
+    return normalize_sender(text, "US")
+
+
+def parse_contact(text: str, region: str) -> str:
+    return normalize_phone(text, region)
+
+
+def require_text(value: str | None, what: str, limit: int = 2000) -> str:
+    """Evidence, names and other free text: present, printable, and of a sane size."""
+    if value is None or not str(value).strip():
+        raise BadInput(f"{what} is required")
+    check_text(value, what, limit)
+    return value.strip()
+
+
+def check_text(value: str, what: str, limit: int) -> None:
+    if len(value) > limit:
+        raise BadInput(f"{what} is {len(value)} characters; at most {limit}", code="too_large")
+    if any(ch == "\x00" or ("\ud800" <= ch <= "\udfff") for ch in value) or any(
+        ord(ch) < 32 and ch not in "\t\n\r" for ch in value
+    ):
+        raise BadInput(f"{what} holds binary or control characters", code="bad_text")

@@ -1,0 +1,191 @@
+"""Handle one inbound text: read it, change consent as it asks, owe at most one reply.
+
+The order is the rules' order: a replayed provider id changes nothing; a blocked contact's
+message is logged and dropped (seed 002); STOP opts out at the workspace's scope with one
+confirmation (seeds 001, 003, 004; FCC: one, no marketing); START opts back in with one
+confirmation; HELP is answered even after STOP (CTIA); with re-opt-on-message any other text
+from an opted-out contact opts them back in (seed 002). The reply is returned only once the
+ledger change has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from smsconsent.domain.classification import Classification, Intent, KeywordPolicy
+from smsconsent.domain.classifier import classify
+from smsconsent.domain.clock import parse_ts
+from smsconsent.domain.consent import OPTED_IN, OPTED_OUT
+from smsconsent.domain.events import CONTACT, SYSTEM, Event, EventType
+from smsconsent.domain.phones import NumberKind
+from smsconsent.domain.scopes import keys_covering, scope_key
+from smsconsent.domain.workspace import Number, Workspace
+from smsconsent.errors import BadInput, NotFound
+from smsconsent.services.base import (
+    Store,
+    check_text,
+    find_number,
+    load_workspace_by_id,
+    parse_contact,
+    parse_sender,
+)
+from smsconsent.storage import tables as t
+from smsconsent.storage.ledger import Ledger
+
+MAX_BODY = 5000
+LIST_STOP_REPLY = ("You will not receive any further {list} messages from {business}. "
+                   "Reply STOP to stop all messages.")
+
+# Called inside the transaction when a reply is owed, for adapters that deliver later (outbox).
+ReplyHook = Callable[[Connection, Workspace, str, str, str], None]
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    workspace: str
+    contact: str
+    intent: str
+    action: str
+    reply: str | None
+    duplicate: bool
+    classification: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workspace": self.workspace,
+            "contact": self.contact,
+            "intent": self.intent,
+            "action": self.action,
+            "reply": self.reply,
+            "duplicate": self.duplicate,
+            "classification": self.classification,
+        }
+
+
+def keyword_policy(conn: Connection, ws: Workspace, number: Number) -> KeywordPolicy:
+    """The workspace's keywords, its lists' keywords, and no YES on a toll-free number."""
+    policy = ws.policy.keywords
+    lists = conn.execute(select(t.contact_lists.c.name, t.contact_lists.c.keyword).where(
+        t.contact_lists.c.workspace_id == ws.id, t.contact_lists.c.keyword.is_not(None))).all()
+    if lists:
+        merged = dict(policy.list_keywords)
+        merged.update({r.keyword: r.name for r in lists})
+        policy = replace(policy, list_keywords=merged)
+    if number.kind == NumberKind.TOLL_FREE.value and policy.yes_opts_in:
+        policy = replace(policy, yes_opts_in=False)
+    return policy
+
+
+def check_body(body: str) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise BadInput("the message body is empty", code="empty_body")
+    check_text(body, "the message body", MAX_BODY)
+    return body
+
+
+def handle_inbound(store: Store, sender: str, to: str, body: str, *,
+                   provider_id: str | None = None, at: str | None = None,
+                   provider_handled: bool = False, on_reply: ReplyHook | None = None,
+                   ) -> InboundResult:
+    """Record an inbound text from ``sender`` to our number ``to`` and act on it.
+
+    ``provider_handled``: the provider already answered the keyword (Twilio Advanced Opt-Out),
+    so the change is recorded and no second reply is owed.
+    """
+    check_body(body)
+    our = parse_sender(to)
+    occurred = parse_ts(at) if at else None
+    if provider_id is not None:
+        check_text(provider_id, "the provider message id", 128)
+        provider_id = provider_id.strip() or None
+    with store.read() as conn:
+        number = find_number(conn, our)
+        if number is None:
+            raise NotFound(f"{our} is not a number of any workspace", code="unknown_number")
+        ws = load_workspace_by_id(conn, number.workspace_id)
+        contact = parse_contact(sender, ws.region)
+        policy = keyword_policy(conn, ws, number)
+    reading = classify(body, policy)
+    with store.write(ws.id) as ledger:
+        if provider_id is not None:
+            seen = ledger.seen_provider_id(provider_id)
+            if seen is not None:
+                return InboundResult(ws.name, contact, seen.data.get("intent", "none"),
+                                     "duplicate", None, True, seen.data.get("classification", {}))
+        when = occurred or ledger.recorded_at
+        changes: list[Event] = []
+        action, reply, kind = _act(ledger, ws, number, contact, reading, when, provider_handled,
+                                   changes)
+        ledger.record(Event(EventType.INBOUND_RECEIVED, when, CONTACT, contact, data={
+            "body": body, "to": our, "intent": reading.intent.value, "action": action,
+            "classification": reading.to_dict()}, provider_id=provider_id))
+        for change in changes:
+            ledger.record(change)
+        if reply is not None:
+            ledger.record(Event(EventType.REPLY_SENT, ledger.recorded_at, SYSTEM, contact, data={
+                "kind": kind, "body": reply, "from": our, "language": reading.language or "en",
+                "via": "outbox" if on_reply else "inline"}))
+            if on_reply is not None:
+                on_reply(ledger.conn, ws, our, contact, reply)
+    return InboundResult(ws.name, contact, reading.intent.value, action, reply, False,
+                         reading.to_dict())
+
+
+def _act(ledger: Ledger, ws: Workspace, number: Number, contact: str, reading: Classification,
+         when: str, provider_handled: bool, changes: list[Event]
+         ) -> tuple[str, str | None, str | None]:
+    """Decide the consent change (into ``changes``); return (action, reply text, reply kind)."""
+    state = ledger.state(contact)
+    covering = keys_covering(number.number, number.campaign)
+    out_here = state.is_opted_out(covering)
+    intent = reading.intent
+    if state.blocked:
+        return "dropped_blocked", None, None
+    if intent is Intent.OPT_OUT and reading.list:
+        sub = state.lists.get(reading.list)
+        if sub is not None and sub.status == OPTED_OUT:
+            return "already_list_opted_out", None, None
+        changes.append(Event(EventType.LIST_OPTED_OUT, when, CONTACT, contact, data={
+            "list": reading.list, "method": "inbound_sms_list_keyword",
+            "keyword": reading.keyword}))
+        text = LIST_STOP_REPLY.format(list=reading.list, business=ws.business_name)
+        return "list_opted_out", None if provider_handled else text, "list_stop"
+    if intent is Intent.OPT_OUT:
+        if out_here:
+            return "already_opted_out", None, None
+        key = scope_key(ws.policy.scope, number.number, number.campaign)
+        method = "inbound_sms_phrase" if reading.match == "phrase" else "inbound_sms_keyword"
+        changes.append(Event(EventType.OPTED_OUT, when, CONTACT, contact, data={
+            "keys": [key], "method": method, "source": "inbound_sms", "keyword": reading.keyword,
+            "language": reading.language, "number": number.number}))
+        return "opted_out", None if provider_handled else ws.reply("stop", reading.language), "stop"
+    if intent is Intent.OPT_IN:
+        keys = state.opted_out_keys(covering)
+        if not keys and (reading.keyword or "").upper() == "YES":
+            return "none", None, None  # a YES that revokes nothing is an ordinary reply
+        own = scope_key(ws.policy.scope, number.number, number.campaign)
+        current = state.consents.get(own)
+        if not keys and current is not None and current.status == OPTED_IN \
+                and current.source == "inbound_sms_start_keyword":
+            return "already_opted_in", None, None
+        changes.append(Event(EventType.OPTED_IN, when, CONTACT, contact, data={
+            "keys": sorted(set(keys) | {own}), "type": "express",
+            "source": "inbound_sms_start_keyword", "method": "inbound_sms_keyword",
+            "keyword": reading.keyword, "number": number.number}))
+        return "opted_in", None if provider_handled else ws.reply("start", reading.language), \
+            "start"
+    if intent is Intent.HELP:
+        changes.append(Event(EventType.HELP_REQUESTED, when, CONTACT, contact,
+                            data={"keyword": reading.keyword, "number": number.number}))
+        return "help", None if provider_handled else ws.reply("help", reading.language), "help"
+    if out_here and ws.policy.reopt_on_message:
+        changes.append(Event(EventType.OPTED_IN, when, CONTACT, contact, data={
+            "keys": state.opted_out_keys(covering), "type": "implied",
+            "source": "inbound_message", "method": "inbound_sms_message",
+            "number": number.number}))
+        return "opted_in_by_message", None, None
+    return "none", None, None

@@ -1,0 +1,91 @@
+"""The send gate as use cases: ``check`` answers, ``send`` answers and records.
+
+``send`` decides under the workspace's write lock, so a send can never pass an opt-out that
+committed before it (storage/database.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+from smsconsent.domain.consent import ContactState
+from smsconsent.domain.events import SYSTEM, Event, EventType
+from smsconsent.domain.gate import PURPOSES, Decision, decide
+from smsconsent.errors import BadInput
+from smsconsent.services.base import (
+    Store,
+    find_number,
+    load_workspace_by_id,
+    parse_contact,
+    parse_sender,
+)
+from smsconsent.services.inbound import check_body
+from smsconsent.storage import tables as t
+from smsconsent.storage.ledger import stored_state
+
+
+def _purpose(purpose: str) -> str:
+    if purpose not in PURPOSES:
+        raise BadInput(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
+    return purpose
+
+
+def _known_list(conn: Connection, workspace_id: int, name: str | None) -> None:
+    if name is None:
+        return
+    found = conn.execute(select(t.contact_lists.c.name).where(
+        t.contact_lists.c.workspace_id == workspace_id, t.contact_lists.c.name == name)).first()
+    if found is None:
+        raise BadInput(f"no contact list named {name!r}", code="unknown_list")
+
+
+def check(store: Store, sender: str, to: str, purpose: str = "informational",
+          list_name: str | None = None) -> Decision:
+    """May ``sender`` (our number) text ``to`` now? Reads only; records nothing."""
+    purpose = _purpose(purpose)
+    ours = parse_sender(sender)
+    with store.read() as conn:
+        number = find_number(conn, ours)
+        if number is None:
+            parse_contact(to, "US")
+            return Decision(False, "unknown_sender")
+        ws = load_workspace_by_id(conn, number.workspace_id)
+        contact = parse_contact(to, ws.region)
+        _known_list(conn, ws.id, list_name)
+        state = stored_state(conn, ws.id, contact) or ContactState(contact)
+    return decide(state, number.number, number.campaign, purpose, ws.policy, list_name)
+
+
+def send(store: Store, sender: str, to: str, body: str, purpose: str = "informational",
+         list_name: str | None = None, actor: str = SYSTEM) -> Decision:
+    """Run the gate and record the outcome (``send_allowed`` or ``send_refused``).
+
+    The decision's ``body`` is the text to hand to the provider, with the opt-out instruction
+    appended on a first message (seed 001).
+    """
+    purpose = _purpose(purpose)
+    check_body(body)
+    ours = parse_sender(sender)
+    with store.read() as conn:
+        number = find_number(conn, ours)
+        if number is None:
+            parse_contact(to, "US")
+            return Decision(False, "unknown_sender")
+        ws = load_workspace_by_id(conn, number.workspace_id)
+        contact = parse_contact(to, ws.region)
+        _known_list(conn, ws.id, list_name)
+    with store.write(ws.id) as ledger:
+        state = ledger.state(contact)
+        decision = decide(state, number.number, number.campaign, purpose, ws.policy, list_name,
+                          body)
+        now = ledger.recorded_at
+        if decision.allowed:
+            ledger.record(Event(EventType.SEND_ALLOWED, now, actor, contact, data={
+                "from": number.number, "purpose": purpose, "list": list_name,
+                "body": decision.body, "reason": decision.reason,
+                "footer_added": decision.footer_added}))
+        else:
+            ledger.record(Event(EventType.SEND_REFUSED, now, actor, contact, data={
+                "from": number.number, "purpose": purpose, "list": list_name,
+                "body": body, "reason": decision.reason}))
+    return decision

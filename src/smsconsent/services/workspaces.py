@@ -1,0 +1,204 @@
+"""Use cases that set a workspace up: create and change it, add numbers and contact lists."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from smsconsent.domain import replies
+from smsconsent.domain.events import SYSTEM, Event, EventType
+from smsconsent.domain.phones import NumberKind, number_kind
+from smsconsent.domain.policy import WorkspacePolicy
+from smsconsent.domain.replies import Templates
+from smsconsent.domain.scopes import Scope
+from smsconsent.domain.workspace import Workspace
+from smsconsent.errors import BadInput, Conflict
+from smsconsent.services.base import (
+    Store,
+    find_number,
+    load_workspace,
+    parse_sender,
+    require_text,
+)
+from smsconsent.storage import tables as t
+from smsconsent.storage.database import writing
+from smsconsent.storage.ledger import GENESIS
+
+TEMPLATE_OPTIONS = {"help_text": "help", "stop_text": "stop", "start_text": "start"}
+
+
+def _name(name: str) -> str:
+    name = require_text(name, "workspace name", 100)
+    if not all(ch.isalnum() or ch in "-_." for ch in name):
+        raise BadInput(f"workspace name {name!r} may hold only letters, digits, - _ .")
+    return name
+
+
+def _templates(base: Templates, business: str, contact: str, texts: dict[str, str | None]
+               ) -> Templates:
+    for option, kind in TEMPLATE_OPTIONS.items():
+        text = texts.get(option)
+        if text is not None:
+            replies.validate_template(kind, text, business, contact)
+            base = base.with_text(kind, text)
+    return base
+
+
+def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
+    policy = base
+    if changes.get("scope") is not None:
+        try:
+            policy = replace(policy, scope=Scope(changes["scope"]))
+        except ValueError:
+            raise BadInput("scope must be workspace, campaign or number") from None
+    if changes.get("matching") is not None:
+        policy = policy.with_matching(changes["matching"])
+    if changes.get("reopt_on_message") is not None:
+        policy = replace(policy, reopt_on_message=bool(changes["reopt_on_message"]))
+    if changes.get("essential_after_stop") is not None:
+        policy = replace(policy, essential_after_stop=bool(changes["essential_after_stop"]))
+    if changes.get("keywords") is not None:
+        policy = WorkspacePolicy.from_dict({**policy.to_dict(), "keywords": changes["keywords"]})
+    return policy
+
+
+def describe(ws: Workspace) -> dict[str, Any]:
+    return {
+        "name": ws.name,
+        "business_name": ws.business_name,
+        "contact": ws.contact,
+        "region": ws.region,
+        "policy": ws.policy.to_dict(),
+        "templates": {k: ws.reply(k, "en") for k in replies.KINDS},
+    }
+
+
+def create_workspace(store: Store, name: str, *, business_name: str, contact: str,
+                     region: str = "US", **options: Any) -> dict[str, Any]:
+    """Create a workspace; its HELP text is checked before anything is written."""
+    name = _name(name)
+    business_name = require_text(business_name, "business name", 200)
+    contact = require_text(contact, "contact line", 200)
+    if len(region) != 2 or not region.isalpha():
+        raise BadInput(f"region must be a two-letter country code, not {region!r}")
+    policy = _policy(WorkspacePolicy(), options)
+    templates = _templates(Templates(), business_name, contact, options)
+    now = store.now()
+    with writing(store.engine) as conn:
+        if conn.execute(select(t.workspaces.c.id).where(t.workspaces.c.name == name)).first():
+            raise Conflict(f"workspace {name!r} already exists", code="workspace_exists")
+        ws_id = conn.execute(
+            insert(t.workspaces).values(
+                name=name, business_name=business_name, contact=contact, region=region.upper(),
+                policy=json.dumps(policy.to_dict()), templates=json.dumps(templates.to_dict()),
+                secrets="{}", head_seq=0, head_hash=GENESIS, created_at=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+    with store.write(ws_id) as ledger:
+        ledger.record(Event(EventType.WORKSPACE_CREATED, now, SYSTEM, data={
+            "name": name, "business_name": business_name, "contact": contact,
+            "policy": policy.to_dict(), "templates": templates.to_dict()}))
+        ws = load_workspace(ledger.conn, name)
+    return describe(ws)
+
+
+def update_workspace(store: Store, name: str, *, actor: str = SYSTEM, **changes: Any
+                     ) -> dict[str, Any]:
+    """Change a workspace's business details, policy or templates, with the same checks."""
+    with store.read() as conn:
+        ws = load_workspace(conn, name)
+    business = require_text(changes.get("business_name") or ws.business_name, "business name", 200)
+    contact = require_text(changes.get("contact") or ws.contact, "contact line", 200)
+    policy = _policy(ws.policy, changes)
+    templates = _templates(ws.templates, business, contact, changes)
+    if changes.get("business_name") or changes.get("contact"):
+        # A HELP text of the workspace's own must still name the business and its contact.
+        own_help = templates.custom.get("help", {}).get("en")
+        if own_help:
+            replies.validate_template("help", own_help, business, contact)
+    with store.write(ws.id) as ledger:
+        ledger.conn.execute(
+            update(t.workspaces).where(t.workspaces.c.id == ws.id).values(
+                business_name=business, contact=contact,
+                policy=json.dumps(policy.to_dict()), templates=json.dumps(templates.to_dict()),
+            )
+        )
+        ledger.record(Event(EventType.WORKSPACE_CHANGED, store.now(), actor, data={
+            "business_name": business, "contact": contact, "policy": policy.to_dict(),
+            "templates": templates.to_dict()}))
+        ws = load_workspace(ledger.conn, name)
+    return describe(ws)
+
+
+def show_workspace(store: Store, name: str) -> dict[str, Any]:
+    with store.read() as conn:
+        ws = load_workspace(conn, name)
+        numbers = conn.execute(
+            select(t.numbers).where(t.numbers.c.workspace_id == ws.id).order_by(t.numbers.c.number)
+        ).all()
+        lists = conn.execute(
+            select(t.contact_lists).where(t.contact_lists.c.workspace_id == ws.id)
+            .order_by(t.contact_lists.c.name)
+        ).all()
+    result = describe(ws)
+    result["numbers"] = [{"number": n.number, "kind": n.kind, "campaign": n.campaign}
+                         for n in numbers]
+    result["lists"] = [{"name": lst.name, "keyword": lst.keyword} for lst in lists]
+    return result
+
+
+def add_number(store: Store, workspace: str, number: str, *, campaign: str | None = None,
+               actor: str = SYSTEM) -> dict[str, Any]:
+    """Give a workspace a sending number; a number belongs to one workspace only."""
+    e164 = parse_sender(number)
+    if campaign is not None:
+        campaign = require_text(campaign, "campaign id", 64)
+    kind = number_kind(e164)
+    with store.read() as conn:
+        ws = load_workspace(conn, workspace)
+    with store.write(ws.id) as ledger:
+        existing = find_number(ledger.conn, e164)
+        if existing is not None:
+            if existing.workspace_id != ws.id:
+                raise Conflict(f"{e164} belongs to another workspace", code="number_taken")
+            ledger.conn.execute(
+                update(t.numbers).where(t.numbers.c.number == e164).values(campaign=campaign)
+            )
+        else:
+            ledger.conn.execute(insert(t.numbers).values(
+                number=e164, workspace_id=ws.id, kind=kind.value, campaign=campaign,
+                created_at=store.now()))
+        ledger.record(Event(EventType.NUMBER_ADDED, store.now(), actor,
+                            data={"number": e164, "kind": kind.value, "campaign": campaign}))
+    return {"number": e164, "workspace": ws.name, "kind": kind.value, "campaign": campaign,
+            "yes_opts_in": kind is not NumberKind.TOLL_FREE and ws.policy.keywords.yes_opts_in}
+
+
+def add_list(store: Store, workspace: str, name: str, *, keyword: str | None = None,
+             actor: str = SYSTEM) -> dict[str, Any]:
+    """Create a contact list; its keyword (OPTOUT, "STOP DEALS") leaves that list only."""
+    name = require_text(name, "list name", 100)
+    if keyword is not None:
+        keyword = require_text(keyword, "list keyword", 64).upper()
+    with store.read() as conn:
+        ws = load_workspace(conn, workspace)
+    with store.write(ws.id) as ledger:
+        taken = ledger.conn.execute(select(t.contact_lists).where(
+            t.contact_lists.c.workspace_id == ws.id)).all()
+        if any(r.name == name for r in taken):
+            raise Conflict(f"list {name!r} already exists", code="list_exists")
+        if keyword and any((r.keyword or "").upper() == keyword for r in taken):
+            raise Conflict(f"keyword {keyword!r} already leaves another list",
+                           code="keyword_taken")
+        try:
+            ledger.conn.execute(insert(t.contact_lists).values(
+                workspace_id=ws.id, name=name, keyword=keyword, created_at=store.now()))
+        except IntegrityError:
+            raise Conflict(f"list {name!r} already exists", code="list_exists") from None
+        ledger.record(Event(EventType.LIST_CREATED, store.now(), actor,
+                            data={"list": name, "keyword": keyword}))
+    return {"list": name, "keyword": keyword, "workspace": ws.name}

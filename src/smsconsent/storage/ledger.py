@@ -1,0 +1,277 @@
+"""The ledger: an append-only, hash-chained event log per workspace, and the contact states
+folded from it.
+
+Each event's hash covers its own fields and the previous event's hash, so a changed, removed or
+reordered row breaks the chain from that point on; ``verify`` recomputes it and also refolds
+every contact's state from the events and compares it with the stored one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from smsconsent.domain.consent import ContactState
+from smsconsent.domain.events import Event, RecordedEvent
+from smsconsent.storage import tables as t
+from smsconsent.storage.database import is_sqlite
+
+GENESIS = "0" * 64
+
+
+def canonical(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(prev_hash: str, seq: int, type_: str, contact: str | None, occurred_at: str,
+               recorded_at: str, actor: str, provider_id: str | None, data_json: str) -> str:
+    payload = json.dumps(
+        [seq, type_, contact, occurred_at, recorded_at, actor, provider_id, data_json, prev_hash],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _recorded(row: Any) -> RecordedEvent:
+    return RecordedEvent(
+        seq=row.seq, type=row.type, occurred_at=row.occurred_at, recorded_at=row.recorded_at,
+        actor=row.actor, contact=row.contact, data=json.loads(row.data),
+        provider_id=row.provider_id, prev_hash=row.prev_hash, hash=row.hash,
+    )
+
+
+@dataclass
+class Ledger:
+    """One write transaction's view of a workspace's ledger; made by ``Ledger.open``.
+
+    Opening it locks the workspace row, so nothing else writes to this workspace until the
+    transaction ends (storage/database.py explains the invariant).
+    """
+
+    conn: Connection
+    workspace_id: int
+    head_seq: int
+    head_hash: str
+    recorded_at: str
+    _states: dict[str, ContactState] = field(default_factory=dict)
+    _dirty: set[str] = field(default_factory=set)
+
+    @classmethod
+    def open(cls, conn: Connection, workspace_id: int, recorded_at: str) -> Ledger:
+        query = select(t.workspaces.c.head_seq, t.workspaces.c.head_hash).where(
+            t.workspaces.c.id == workspace_id
+        )
+        if not is_sqlite(conn):
+            query = query.with_for_update()
+        row = conn.execute(query).one()
+        return cls(conn, workspace_id, row.head_seq, row.head_hash, recorded_at)
+
+    # -- contacts ------------------------------------------------------------------------------
+    def state(self, phone: str) -> ContactState:
+        """The contact's current state (a new, empty one for a contact never seen)."""
+        if phone not in self._states:
+            row = self.conn.execute(
+                select(t.contacts.c.state).where(
+                    t.contacts.c.workspace_id == self.workspace_id, t.contacts.c.phone == phone
+                )
+            ).first()
+            self._states[phone] = (
+                ContactState.from_dict(json.loads(row.state)) if row else ContactState(phone)
+            )
+        return self._states[phone]
+
+    # -- events --------------------------------------------------------------------------------
+    def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
+        row = self.conn.execute(
+            select(t.events).where(
+                t.events.c.workspace_id == self.workspace_id, t.events.c.provider_id == provider_id
+            )
+        ).first()
+        return _recorded(row) if row else None
+
+    def record(self, event: Event) -> RecordedEvent:
+        """Append ``event`` to the chain and move the contact's state by it.
+
+        An event that happened before the contact's latest known event (a provider delivering
+        late) is placed by its time: the state is refolded from the ledger in time order.
+        """
+        seq = self.head_seq + 1
+        data_json = canonical(event.data)
+        digest = event_hash(self.head_hash, seq, event.type.value, event.contact,
+                            event.occurred_at, self.recorded_at, event.actor, event.provider_id,
+                            data_json)
+        self.conn.execute(
+            insert(t.events).values(
+                workspace_id=self.workspace_id, seq=seq, type=event.type.value,
+                contact=event.contact, occurred_at=event.occurred_at,
+                recorded_at=self.recorded_at, actor=event.actor, provider_id=event.provider_id,
+                data=data_json, prev_hash=self.head_hash, hash=digest,
+            )
+        )
+        recorded = RecordedEvent(seq, event.type.value, event.occurred_at, self.recorded_at,
+                                 event.actor, event.contact, event.data, event.provider_id,
+                                 self.head_hash, digest)
+        self.head_seq, self.head_hash = seq, digest
+        if event.contact is not None:
+            state = self.state(event.contact)
+            if state.last_at is not None and event.occurred_at < state.last_at:
+                self._states[event.contact] = fold(
+                    event.contact, contact_events(self.conn, self.workspace_id, event.contact)
+                )
+            else:
+                state.apply(event.type.value, event.occurred_at, event.actor, event.data)
+            self._dirty.add(event.contact)
+        return recorded
+
+    def close(self) -> None:
+        """Write the moved states and the new chain head; called before the commit."""
+        for phone in sorted(self._dirty):
+            save_state(self.conn, self.workspace_id, self._states[phone], self.recorded_at)
+        self._dirty.clear()
+        self.conn.execute(
+            update(t.workspaces)
+            .where(t.workspaces.c.id == self.workspace_id)
+            .values(head_seq=self.head_seq, head_hash=self.head_hash)
+        )
+
+
+def save_state(conn: Connection, workspace_id: int, state: ContactState, now: str) -> None:
+    values = {
+        "status": state.status,
+        "blocked": state.blocked,
+        "lists": "".join(f",{n}" for n, s in sorted(state.lists.items())
+                         if s.status == "subscribed") + ("," if state.lists else ""),
+        "state": canonical(state.to_dict()),
+        "updated_at": now,
+    }
+    done = conn.execute(
+        update(t.contacts)
+        .where(t.contacts.c.workspace_id == workspace_id, t.contacts.c.phone == state.phone)
+        .values(**values)
+    )
+    if done.rowcount == 0:
+        conn.execute(insert(t.contacts).values(workspace_id=workspace_id, phone=state.phone,
+                                               **values))
+
+
+def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:
+    """Rebuild a contact's state from its events, in the order they happened."""
+    state = ContactState(phone)
+    for ev in sorted(events, key=lambda e: (e.occurred_at, e.seq)):
+        state.apply(ev.type, ev.occurred_at, ev.actor, ev.data)
+    return state
+
+
+def contact_events(conn: Connection, workspace_id: int, phone: str) -> list[RecordedEvent]:
+    rows = conn.execute(
+        select(t.events)
+        .where(t.events.c.workspace_id == workspace_id, t.events.c.contact == phone)
+        .order_by(t.events.c.seq)
+    )
+    return [_recorded(r) for r in rows]
+
+
+def events_page(conn: Connection, workspace_id: int, *, contact: str | None = None,
+                after: int = 0, limit: int = 100, since: str | None = None
+                ) -> list[RecordedEvent]:
+    cond = [t.events.c.workspace_id == workspace_id, t.events.c.seq > after]
+    if contact is not None:
+        cond.append(t.events.c.contact == contact)
+    if since is not None:
+        cond.append(t.events.c.recorded_at >= since)
+    rows = conn.execute(select(t.events).where(and_(*cond)).order_by(t.events.c.seq).limit(limit))
+    return [_recorded(r) for r in rows]
+
+
+def stored_state(conn: Connection, workspace_id: int, phone: str) -> ContactState | None:
+    row = conn.execute(
+        select(t.contacts.c.state).where(
+            t.contacts.c.workspace_id == workspace_id, t.contacts.c.phone == phone
+        )
+    ).first()
+    return ContactState.from_dict(json.loads(row.state)) if row else None
+
+
+@dataclass
+class Verification:
+    ok: bool
+    events: int
+    contacts: int
+    head_hash: str
+    problems: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "contacts": self.contacts,
+                "head_hash": self.head_hash, "problems": self.problems}
+
+
+def verify(conn: Connection, workspace_id: int, max_problems: int = 50) -> Verification:
+    """Recompute the hash chain and refold every contact; list every disagreement found."""
+    problems: list[str] = []
+    prev, count = GENESIS, 0
+    rows = conn.execute(
+        select(t.events).where(t.events.c.workspace_id == workspace_id).order_by(t.events.c.seq)
+    )
+    for row in rows:
+        count += 1
+        if row.seq != count:
+            problems.append(f"event {row.seq}: expected sequence number {count} (gap or reorder)")
+        if row.prev_hash != prev:
+            problems.append(f"event {row.seq}: previous hash does not match the chain")
+        digest = event_hash(row.prev_hash, row.seq, row.type, row.contact, row.occurred_at,
+                            row.recorded_at, row.actor, row.provider_id, row.data)
+        if digest != row.hash:
+            problems.append(f"event {row.seq}: contents do not match its hash (altered)")
+        prev = row.hash
+        if len(problems) >= max_problems:
+            break
+    head = conn.execute(
+        select(t.workspaces.c.head_seq, t.workspaces.c.head_hash).where(
+            t.workspaces.c.id == workspace_id
+        )
+    ).one()
+    if not problems and (head.head_seq != count or head.head_hash != prev):
+        problems.append("the chain head does not match the last event (events removed?)")
+    contacts = 0
+    current: str | None = None
+    batch: list[RecordedEvent] = []
+
+    def check(phone: str, evs: list[RecordedEvent]) -> None:
+        stored = stored_state(conn, workspace_id, phone)
+        rebuilt = fold(phone, evs)
+        if stored is None or stored.to_dict() != rebuilt.to_dict():
+            problems.append(f"contact {phone}: stored state differs from the ledger")
+
+    ordered = conn.execute(
+        select(t.events)
+        .where(t.events.c.workspace_id == workspace_id, t.events.c.contact.is_not(None))
+        .order_by(t.events.c.contact, t.events.c.seq)
+    )
+    for row in ordered:
+        if row.contact != current:
+            if current is not None:
+                check(current, batch)
+                contacts += 1
+            current, batch = row.contact, []
+        batch.append(_recorded(row))
+    if current is not None:
+        check(current, batch)
+        contacts += 1
+    orphans = conn.execute(
+        select(func.count()).select_from(t.contacts).where(
+            t.contacts.c.workspace_id == workspace_id,
+            ~t.contacts.c.phone.in_(
+                select(t.events.c.contact).where(t.events.c.workspace_id == workspace_id,
+                                                 t.events.c.contact.is_not(None))
+            ),
+        )
+    ).scalar_one()
+    if orphans:
+        problems.append(f"{orphans} contact states have no events behind them")
+    return Verification(not problems, count, contacts, prev, problems[:max_problems])
