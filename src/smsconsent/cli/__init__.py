@@ -8,15 +8,48 @@ from __future__ import annotations
 
 from smsconsent.cli.app import app
 
+GLOBAL_OPTIONS = ("--db", "--workspace")
+FLAGS = frozenset({"--jsonl", "--reopt-on-message", "--no-reopt-on-message",
+                   "--essential-after-stop", "--no-essential-after-stop", "--help"})
+
+
+def hoist_globals(argv: list[str]) -> list[str]:
+    """Let ``--db`` and ``--workspace`` stand anywhere, not only before the command.
+
+    An option name that is the value of the option before it (``--body --db``) stays put.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        prev = rest[-1] if rest else ""
+        takes_value = prev.startswith("-") and "=" not in prev and prev not in FLAGS
+        name = token.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS and not takes_value and rest:
+            if "=" in token:
+                front.append(token)
+                i += 1
+                continue
+            front.extend(argv[i : i + 2])
+            i += 2
+            continue
+        rest.append(token)
+        i += 1
+    return front + rest
+
 
 def main() -> None:
     """Entry point of the console script."""
+    import sys
+
     from smsconsent.cli import (  # noqa: F401  (each registers its commands on import)
         admin,
         consent,
+        demo,
     )
 
-    app()
+    app(args=hoist_globals(sys.argv[1:]), prog_name="smsconsent")
 
 
 __all__ = ["app", "main"]

@@ -125,5 +125,6 @@ def with_footer(body: str) -> tuple[str, bool]:
     """Append the opt-out instruction (seed 001) unless the body already gives it."""
     if _HAS_OPT_OUT.search(body):
         return body, False
-    sep = "" if body.endswith((" ", "\n")) else " "
-    return f"{body}{sep}{FOOTER}", True
+    text = body.rstrip()
+    sep = " " if text.endswith((".", "!", "?")) else ". "
+    return f"{text}{sep}{FOOTER}", True
