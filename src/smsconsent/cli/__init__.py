@@ -39,17 +39,21 @@ def hoist_globals(argv: list[str]) -> list[str]:
     return front + rest
 
 
-def main() -> None:
-    """Entry point of the console script."""
-    import sys
-
-    from smsconsent.cli import (  # noqa: F401  (each registers its commands on import)
+def load_commands() -> None:
+    """Import every command module; each registers its commands on ``app``."""
+    from smsconsent.cli import (  # noqa: F401
         admin,
         consent,
         demo,
     )
 
+
+def main() -> None:
+    """Entry point of the console script."""
+    import sys
+
+    load_commands()
     app(args=hoist_globals(sys.argv[1:]), prog_name="smsconsent")
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "load_commands", "main"]

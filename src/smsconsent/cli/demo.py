@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from functools import partial
+
 import typer
 
 from smsconsent import services
@@ -21,16 +24,14 @@ def demo(ctx: typer.Context) -> None:
     Example: smsconsent --db sqlite:///demo.db demo
     """
     store = run(lambda: store_for(ctx))
-    try:
+    with contextlib.suppress(Conflict):
         services.create_workspace(store, "demo", business_name="Acme Jobs",
                                   contact="help@acme.example")
-    except Conflict:
-        pass
     run(lambda: services.add_number(store, "demo", OURS))
     say = typer.echo
     say(f"workspace 'demo' texts from {OURS}; the contact is {CONTACT}\n")
     for body in ("Please stop texting me", "STOP", "HELP", "Start"):
-        r = run(lambda body=body: services.handle_inbound(store, CONTACT, OURS, body))
+        r = run(partial(services.handle_inbound, store, CONTACT, OURS, body))
         c = r.classification
         say(f"<- {body!r}: intent {r.intent} ({c.get('match')}, {c.get('language')}), "
             f"action {r.action}")

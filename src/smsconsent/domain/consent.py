@@ -106,6 +106,8 @@ class ContactState:
 def _opted_out(s: ContactState, at: str, actor: str, d: dict[str, Any]) -> None:
     for key in d["keys"]:
         old = s.consents.get(key)
+        if old is not None and old.status == OPTED_OUT:
+            continue  # the first opt-out in force stands: its method decides the guardrails
         s.consents[key] = Consent(
             status=OPTED_OUT,
             type=old.type if old else None,

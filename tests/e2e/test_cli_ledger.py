@@ -1,0 +1,166 @@
+"""The CLI contract of the ledger issue, through the real console script on a SQLite file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from smsconsent.cli.app import app
+from tests.conftest import Cli
+
+OURS, ALICE, BOB = "+15557654321", "+15551234567", "+15551234568"
+
+
+@pytest.fixture
+def acme(sqlite_cli: Cli) -> Cli:
+    """A workspace 'default' with one number, through the CLI."""
+    created = sqlite_cli("workspace", "create", "default", "--business-name", "Acme Jobs",
+                         "--contact", "help@acme.test")
+    assert created.code == 0, created.err
+    assert sqlite_cli("number", "add", OURS).code == 0
+    return sqlite_cli
+
+
+def test_stop_check_start_send(acme: Cli) -> None:
+    """inbound STOP → check refused (exit 1) → START → send allowed with footer (exit 0)."""
+    stop = acme("inbound", "--from", ALICE, "--to", OURS, "--body", "STOP ", "--id", "SM1")
+    assert stop.code == 0, stop.err
+    out = stop.json()
+    assert (out["intent"], out["action"], out["duplicate"]) == ("opt_out", "opted_out", False)
+    assert "START" in out["reply"]
+    refused = acme("check", "--from", OURS, "--to", ALICE)
+    assert refused.code == 1
+    assert refused.json() == {**refused.json(), "allowed": False, "reason": "opted_out"}
+    start = acme("inbound", "--from", ALICE, "--to", OURS, "--body", "start", "--id", "SM2")
+    assert start.json()["action"] == "opted_in"
+    sent = acme("send", "--from", OURS, "--to", ALICE, "--body", "Interview at 10")
+    assert sent.code == 0
+    assert sent.json()["body"] == "Interview at 10. Reply STOP to opt out."
+    assert acme("audit", "verify").json()["ok"] is True
+
+
+def test_replay_is_duplicate(acme: Cli) -> None:
+    """The same --id twice: the second run is a no-op that says duplicate."""
+    acme("inbound", "--from", ALICE, "--to", OURS, "--body", "STOP", "--id", "SM9")
+    again = acme("inbound", "--from", ALICE, "--to", OURS, "--body", "STOP", "--id", "SM9")
+    assert again.code == 0
+    assert (again.json()["duplicate"], again.json()["reply"]) == (True, None)
+
+
+def test_help_reply_and_help_text_validation(sqlite_cli: Cli) -> None:
+    """A HELP text without the required parts is refused (exit 2); HELP gets the reply."""
+    bad = sqlite_cli("workspace", "create", "default", "--business-name", "Acme",
+                     "--contact", "help@acme.test", "--help-text", "Call us!")
+    assert bad.code == 2
+    assert "HELP text must include" in bad.err
+    ok = sqlite_cli("workspace", "create", "default", "--business-name", "Acme",
+                    "--contact", "help@acme.test", "--help-text",
+                    "Acme: help at help@acme.test. Msg&Data rates may apply. "
+                    "Reply STOP to opt out.")
+    assert ok.code == 0, ok.err
+    sqlite_cli("number", "add", OURS)
+    help_ = sqlite_cli("inbound", "--from", ALICE, "--to", OURS, "--body", "HELP")
+    assert help_.json()["reply"].startswith("Acme: help at help@acme.test")
+
+
+def test_agents_guardrails(acme: Cli) -> None:
+    """opt-in after a keyword STOP needs --evidence (exit 1 without); block refuses opt-in."""
+    acme("inbound", "--from", ALICE, "--to", OURS, "--body", "STOP")
+    refused = acme("opt-in", ALICE, "--by", "ann")
+    assert refused.code == 1
+    assert "evidence" in refused.err
+    done = acme("opt-in", ALICE, "--by", "ann", "--evidence", "signed form 2026-11-20")
+    assert done.code == 0 and done.json()["action"] == "opted_in"
+    assert acme("block", ALICE, "--by", "ann").code == 0
+    assert acme("check", "--from", OURS, "--to", ALICE).json()["reason"] == "blocked"
+    assert acme("opt-in", ALICE, "--by", "ann", "--evidence", "call").code == 1
+    assert acme("unblock", ALICE, "--by", "ann").code == 0
+    assert acme("opt-out", BOB, "--by", "ann").json()["action"] == "opted_out"
+    status = acme("status", BOB).json()
+    assert status["status"] == "opted_out"
+    history = acme("history", ALICE).json()["events"]
+    assert [e["type"] for e in history][:2] == ["inbound_received", "opted_out"]
+    assert any(e["actor"] == "agent:ann" for e in history)
+
+
+def test_marketing_lists_and_consent(acme: Cli) -> None:
+    """Marketing needs consent; list subscribe with evidence lets list marketing through."""
+    check = ["check", "--from", OURS, "--to", ALICE, "--purpose", "marketing"]
+    assert acme(*check).json()["reason"] == "no_marketing_consent"
+    assert acme("list", "add", "deals", "--keyword", "OPTOUT").code == 0
+    assert acme("list", "subscribe", "deals", ALICE, "--evidence", "web form").code == 0
+    assert acme(*check, "--list", "deals").code == 0
+    out = acme("inbound", "--from", ALICE, "--to", OURS, "--body", "OPTOUT").json()
+    assert out["action"] == "list_opted_out"
+    assert acme(*check, "--list", "deals").json()["reason"] == "list_opted_out"
+    grant = acme("consent", "grant", ALICE, "--type", "express_written", "--purpose",
+                 "marketing", "--evidence", "signed web form")
+    assert grant.code == 0, grant.err
+    assert acme(*check).code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("inbound", "--from", ALICE, "--to", "+15559999999", "--body", "STOP"),
+        ("inbound", "--from", "12ab", "--to", OURS, "--body", "STOP"),
+        ("inbound", "--from", ALICE, "--to", OURS, "--body", ""),
+        ("inbound", "--from", ALICE, "--to", OURS, "--body", "x" * 100_000),
+        ("inbound", "--from", ALICE, "--to", OURS, "--body", "\x01\x02\x7fjunk"),
+        ("check", "--from", OURS, "--to", "nope"),
+        ("check", "--from", OURS, "--to", ALICE, "--purpose", "spam"),
+        ("send", "--from", OURS, "--to", ALICE, "--body", " "),
+        ("status", "+1"),
+    ],
+)
+def test_bad_input_exit_2_and_nothing_changes(acme: Cli, args: tuple[str, ...]) -> None:
+    """Bad input gets a JSON error on stderr, exit 2, and the ledger is unchanged."""
+    before = acme("audit", "verify").json()["events"]
+    result = acme(*args)
+    assert result.code == 2, (result.out, result.err)
+    assert '"error"' in result.err
+    assert acme("audit", "verify").json()["events"] == before
+
+
+def test_format_table(acme: Cli) -> None:
+    """--format table prints a table instead of JSON."""
+    result = acme("status", ALICE, "--format", "table")
+    assert result.code == 0
+    assert "status" in result.out and not result.out.startswith("{")
+
+
+def test_global_options_after_the_command(acme: Cli, sqlite_url: str) -> None:
+    """--db and --workspace work after the command too."""
+    result = acme("status", ALICE, "--workspace", "default", "--db", sqlite_url)
+    assert result.code == 0 and result.json()["workspace"] == "default"
+
+
+def test_every_command_help_ends_in_an_example() -> None:
+    """Every command documents itself with an example (its --help is the reference)."""
+    from typer.main import get_command
+
+    from smsconsent.cli import load_commands
+
+    load_commands()
+    root = get_command(app)
+    missing: list[str] = []
+
+    def walk(group: Any, path: list[str]) -> None:
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                walk(command, [*path, name])
+            elif "Example:" not in (command.help or ""):
+                missing.append(" ".join([*path, name]))
+
+    walk(root, [])
+    assert len(root.commands) >= 10  # type: ignore[attr-defined]
+    assert missing == []
+
+
+def test_demo_runs(sqlite_cli: Cli) -> None:
+    """The quick start's demo runs and ends with a verified ledger."""
+    result = sqlite_cli("demo")
+    assert result.code == 0, result.err
+    assert "verified" in result.out
+    assert "reason=opted_out" in result.out
