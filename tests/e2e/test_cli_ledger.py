@@ -164,3 +164,11 @@ def test_demo_runs(sqlite_cli: Cli) -> None:
     assert result.code == 0, result.err
     assert "verified" in result.out
     assert "reason=opted_out" in result.out
+
+
+def test_single_workspace_needs_no_workspace_option(sqlite_cli: Cli) -> None:
+    """With one workspace in the database, commands use it without --workspace."""
+    sqlite_cli("workspace", "create", "acme", "--business-name", "Acme", "--contact", "a@b.co")
+    added = sqlite_cli("number", "add", OURS)
+    assert added.code == 0, added.err
+    assert added.json()["workspace"] == "acme"

@@ -21,6 +21,7 @@ class Globals:
 
     db: str
     workspace: str
+    workspace_given: bool = True
 
 
 @app.callback()
@@ -37,4 +38,6 @@ def _globals(
 
     Example: smsconsent classify "Stop texting me please"
     """
-    ctx.obj = Globals(db=db, workspace=workspace)
+    source = ctx.get_parameter_source("workspace")
+    given = source is not None and source.name != "DEFAULT"
+    ctx.obj = Globals(db=db, workspace=workspace, workspace_given=given)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from smsconsent import services
 from smsconsent.errors import Refused, SmsConsentError
 from smsconsent.services import Store
 from smsconsent.storage.database import ensure_schema, make_engine
@@ -31,7 +32,11 @@ def store_for(ctx: typer.Context, *, create: bool = True) -> Store:
         engine = make_engine(url)
         ensure_schema(engine, create_if_empty=create)
         _stores[url] = Store(engine)
-    return _stores[url]
+    store = _stores[url]
+    if not ctx.obj.workspace_given:
+        ctx.obj.workspace = services.default_workspace(store, ctx.obj.workspace)
+        ctx.obj.workspace_given = True
+    return store
 
 
 def fail(error: SmsConsentError) -> NoReturn:

@@ -13,6 +13,7 @@ from smsconsent.services.workspaces import (
     add_list,
     add_number,
     create_workspace,
+    default_workspace,
     show_workspace,
     update_workspace,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "block",
     "check",
     "create_workspace",
+    "default_workspace",
     "grant_consent",
     "handle_inbound",
     "history",

@@ -202,3 +202,17 @@ def add_list(store: Store, workspace: str, name: str, *, keyword: str | None = N
         ledger.record(Event(EventType.LIST_CREATED, store.now(), actor,
                             data={"list": name, "keyword": keyword}))
     return {"list": name, "keyword": keyword, "workspace": ws.name}
+
+
+def default_workspace(store: Store, name: str) -> str:
+    """The workspace to use when none was named: ``name`` if it exists, else the only one.
+
+    A database with a single workspace needs no ``--workspace``; with several, the default
+    name stands and an unknown one fails with a clear error where it is used.
+    """
+    with store.read() as conn:
+        names = conn.execute(select(t.workspaces.c.name).limit(2)).scalars().all()
+        exists = conn.execute(select(t.workspaces.c.id).where(t.workspaces.c.name == name)).first()
+    if exists is None and len(names) == 1:
+        return str(names[0])
+    return name
