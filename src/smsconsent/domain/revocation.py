@@ -1,0 +1,178 @@
+"""Plain-language revocation: "please stop texting me", "me tira dessa lista".
+
+The FCC's 2024 TCPA order lets a person revoke consent "by any reasonable means", so the words
+people actually write must count, not only keywords. The grammar lives in the language data
+files so that it can be read, reviewed and extended without touching code; this module only
+compiles and runs it.
+
+A rule is a pattern of space-separated elements, matched against the words of one clause:
+
+``{class}``   one entry of the language's word class (an entry may be several words)
+``{class}?``  the same, optional
+``word``      that word (folded: lower case, no accents; "m'envoyer" is the two words "m envoyer")
+``...``       up to three words of anything
+``$``         the end of the clause, with only filler words before it
+
+A match counts unless a negation cue of the rule's language stands within the five words before
+it in the same clause (and after any barrier word such as "but"). That is how "don't stop
+texting me" is not a revocation while "don't text me" is: there the negation is part of the
+rule itself ("{neg} {contact} me"), so it is matched, not looked back at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from smsconsent.domain.classification import Classification, Intent, PolicyError
+from smsconsent.domain.normalize import fold, words
+
+_GAP = 3
+_NEGATION_REACH = 5
+_WORDS, _OPTIONAL, _ANY, _END = range(4)
+
+
+@dataclass(frozen=True, slots=True)
+class _Element:
+    kind: int
+    options: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule ready to run: its elements, what may start it and what cancels it."""
+
+    name: str
+    language: str | None
+    intent: Intent
+    elements: tuple[_Element, ...]
+    firsts: frozenset[str]
+    negation: tuple[tuple[str, ...], ...]
+    barriers: frozenset[str]
+
+
+def _split(entries: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    return tuple(sorted({tuple(words(fold(e))) for e in entries if words(fold(e))}, key=len))[::-1]
+
+
+def compile_rule(
+    name: str,
+    pattern: str,
+    intent: Intent,
+    language: str | None,
+    classes: Mapping[str, tuple[str, ...]],
+    negation: Iterable[str],
+    barriers: Iterable[str],
+) -> CompiledRule:
+    """Compile one pattern; an unknown class or a pattern that can start anywhere is an error."""
+    elements: list[_Element] = []
+    for part in pattern.split():
+        if part == "...":
+            elements.append(_Element(_ANY))
+        elif part == "$":
+            elements.append(_Element(_END))
+        elif part.startswith("{"):
+            optional = part.endswith("?")
+            class_name = part.strip("{}?")
+            if class_name not in classes:
+                raise PolicyError(f"rule {name!r}: unknown word class {{{class_name}}}")
+            kind = _OPTIONAL if optional else _WORDS
+            elements.append(_Element(kind, _split(classes[class_name])))
+        else:
+            elements.append(_Element(_WORDS, _split([part])))
+    if not elements or elements[0].kind != _WORDS or not elements[0].options:
+        raise PolicyError(f"rule {name!r}: a pattern must start with a required word or class")
+    return CompiledRule(
+        name=name,
+        language=language,
+        intent=intent,
+        elements=tuple(elements),
+        firsts=frozenset(option[0] for option in elements[0].options),
+        negation=_split(negation),
+        barriers=frozenset(w for b in barriers for w in words(fold(b))),
+    )
+
+
+class PhraseReader:
+    """Runs a policy's rules over a message's clauses; rules are tried in the order given."""
+
+    __slots__ = ("_by_first", "_fillers")
+
+    def __init__(self, rules: Iterable[CompiledRule], filler_words: Iterable[str]) -> None:
+        by_first: dict[str, list[CompiledRule]] = {}
+        for rule in rules:
+            for first in rule.firsts:
+                by_first.setdefault(first, []).append(rule)
+        self._by_first = by_first
+        self._fillers = frozenset(filler_words)
+
+    def read(self, clauses: list[list[str]]) -> Classification | None:
+        """The first unnegated match, preferring an opt-out over any other intent."""
+        first: Classification | None = None
+        by_first = self._by_first
+        for clause in clauses:
+            tokens = tuple(clause)
+            for start, token in enumerate(tokens):
+                for rule in by_first.get(token, ()):
+                    end = self._match(rule.elements, 0, tokens, start)
+                    if end < 0 or _negated(rule, tokens, start):
+                        continue
+                    found = _classification(rule, tokens[start:end])
+                    if found.intent is Intent.OPT_OUT:
+                        return found
+                    first = first or found
+        return first
+
+    def _match(
+        self, elements: tuple[_Element, ...], k: int, tokens: tuple[str, ...], i: int
+    ) -> int:
+        """The end of a match of ``elements[k:]`` at ``tokens[i:]``, or -1 (backtracking)."""
+        if k == len(elements):
+            return i
+        element = elements[k]
+        if element.kind == _END:
+            rest = tokens[i:]
+            ok = all(t in self._fillers or t.isdigit() for t in rest)
+            return i if ok else -1
+        if element.kind == _ANY:
+            for j in range(i, min(len(tokens), i + _GAP) + 1):
+                end = self._match(elements, k + 1, tokens, j)
+                if end >= 0:
+                    return end
+            return -1
+        for option in element.options:
+            if tokens[i : i + len(option)] == option:
+                end = self._match(elements, k + 1, tokens, i + len(option))
+                if end >= 0:
+                    return end
+        if element.kind == _OPTIONAL:
+            return self._match(elements, k + 1, tokens, i)
+        return -1
+
+
+def _negated(rule: CompiledRule, tokens: tuple[str, ...], start: int) -> bool:
+    window = tokens[max(0, start - _NEGATION_REACH) : start]
+    for index in range(len(window) - 1, -1, -1):
+        if window[index] in rule.barriers:
+            window = window[index + 1 :]
+            break
+    for cue in rule.negation:
+        size = len(cue)
+        if any(window[j : j + size] == cue for j in range(len(window) - size + 1)):
+            return True
+    return False
+
+
+def _classification(rule: CompiledRule, matched: tuple[str, ...]) -> Classification:
+    text = " ".join(matched)
+    if rule.language is None:
+        explanation = f'workspace phrase "{rule.name}": "{text}"'
+    else:
+        explanation = f'phrase rule "{rule.name}" ({rule.language}): "{text}"'
+    return Classification(
+        intent=rule.intent,
+        match="phrase",
+        keyword=text,
+        language=rule.language,
+        explanation=explanation,
+    )
