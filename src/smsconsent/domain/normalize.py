@@ -78,13 +78,14 @@ def strip_signature(folded: str) -> str:
     """Drop a trailing signature block from a folded body.
 
     Mail-to-SMS gateways and some phones append "Sent from my iPhone"; people sign "-- John".
-    Everything from the first such line (never the first line) is removed.
+    Everything from the first such line is removed, provided some words come before it: a
+    message that is only "-STOP" on its second line is a message, not a signature.
     """
     if "\n" not in folded:
         return folded
     lines = folded.splitlines()
     for index, line in enumerate(lines):
-        if index and _SIGNATURE_LINE.match(line.strip()):
+        if _SIGNATURE_LINE.match(line.strip()) and any(map(_WORD.search, lines[:index])):
             return "\n".join(lines[:index])
     return folded
 
