@@ -68,13 +68,13 @@ def test_cache_is_bounded_and_keeps_the_keyword_table(monkeypatch: pytest.Monkey
 def test_rule_with_unknown_class_is_refused() -> None:
     """A data rule naming a word class that does not exist is an error, not a silent miss."""
     with pytest.raises(PolicyError, match="unknown word class"):
-        compile_rule("r", "{nope} me", Intent.OPT_OUT, "en", {}, (), ())
+        compile_rule("r", "{nope} me", Intent.OPT_OUT, "en", {}, ((), (), ()))
 
 
 def test_rule_must_start_with_a_required_word() -> None:
     """A pattern that could start anywhere is refused (rules are indexed by first word)."""
     with pytest.raises(PolicyError, match="must start"):
-        compile_rule("r", "... me", Intent.OPT_OUT, "en", {}, (), ())
+        compile_rule("r", "... me", Intent.OPT_OUT, "en", {}, ((), (), ()))
 
 
 def test_explanations_name_the_rule_and_the_words() -> None:

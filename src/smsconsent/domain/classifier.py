@@ -5,8 +5,9 @@ The reading, in order (docs/keywords.md has the full contract):
 1. strict matching: a listed keyword spelling that is the whole body, or nothing;
 2. otherwise the body is folded (normalize.py), a trailing signature dropped, and
 3. a keyword standing alone is looked for (keywords.py), then
-4. a plain-language revocation (revocation.py);
-5. anything else is ``none``.
+4. an opt-out keyword standing alone as the last sentence ("Who is this? STOP"), then
+5. a plain-language revocation (revocation.py);
+6. anything else is ``none``.
 
 Speed matters because a busy workspace reads every inbound text, most of which are the same few
 bodies ("STOP", "Yes", "ok"). A policy is compiled once into a ``CompiledPolicy`` (found again by
@@ -18,6 +19,7 @@ then used as a bounded cache. Results are frozen, so sharing them is safe.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from smsconsent.domain.classification import (
     DEFAULT_POLICY,
@@ -51,10 +53,14 @@ class CompiledPolicy:
         self._table = KeywordTable(policy, data)
         rules: list[CompiledRule] = []
         negation = [cue for lang in data for cue in lang.negation]
+        bridges = [word for lang in data for word in lang.bridges]
+        rhetorical = [word for lang in data for word in lang.rhetorical]
         for intent in INTENT_SETS:
             for phrase in policy.replace_phrases.get(intent, ()) + policy.phrases.get(intent, ()):
                 rules.append(
-                    compile_rule(phrase, phrase, Intent(intent), None, {}, negation, ())
+                    compile_rule(
+                        phrase, phrase, Intent(intent), None, {}, (negation, bridges, rhetorical)
+                    )
                 )
         for lang in data:
             for rule in lang.rules:
@@ -63,7 +69,7 @@ class CompiledPolicy:
                 rules.append(
                     compile_rule(
                         rule.name, rule.pattern, rule.intent, lang.code, lang.classes,
-                        lang.negation, lang.barriers,
+                        (lang.negation, lang.bridges, lang.rhetorical),
                     )
                 )
         fillers = {w for lang in data for filler in lang.fillers for w in words(fold(filler))}
@@ -84,11 +90,24 @@ class CompiledPolicy:
         message_words = words(folded)
         if not message_words:
             return EMPTY
-        return (
-            self._table.read_alone(message_words)
-            or self._phrases.read(clauses(folded))
-            or NOTHING
-        )
+        whole = self._table.read_alone(message_words)
+        if whole is not None:
+            return whole
+        sentences = clauses(folded)
+        return self._last_sentence(sentences) or self._phrases.read(sentences) or NOTHING
+
+    def _last_sentence(self, sentences: list[list[str]]) -> Classification | None:
+        """An opt-out keyword standing alone as the last sentence: "Who is this? STOP".
+
+        Only the last, and only an opt-out: "Stop, wait, I have a question" and "Did you get
+        it? Yes." are conversation, while a closing "STOP" after a complaint is not.
+        """
+        if len(sentences) < 2:
+            return None
+        found = self._table.read_alone(sentences[-1])
+        if found is None or found.intent is not Intent.OPT_OUT:
+            return None
+        return replace(found, explanation=f"{found.explanation}, as the last sentence")
 
     def classify(self, body: str) -> Classification:
         """``read`` through the bounded cache."""

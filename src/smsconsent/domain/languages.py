@@ -19,7 +19,6 @@ from typing import Any
 from smsconsent.domain.classification import INTENT_SETS, Intent, PolicyError
 
 _DATA_PACKAGE = "smsconsent.domain.data"
-_READING_KEYS = ("fillers", "objects", "determiners", "negation", "barriers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,8 @@ class LanguageData:
     objects: tuple[str, ...]
     determiners: tuple[str, ...]
     negation: tuple[str, ...]
-    barriers: tuple[str, ...]
+    bridges: tuple[str, ...]
+    rhetorical: tuple[str, ...]
     classes: Mapping[str, tuple[str, ...]]
     rules: tuple[Rule, ...]
 
@@ -90,7 +90,8 @@ def load_language(code: str) -> LanguageData:
         objects=_strings(reading, "objects", f"{where} reading"),
         determiners=_strings(reading, "determiners", f"{where} reading"),
         negation=_strings(reading, "negation", f"{where} reading"),
-        barriers=_strings(reading, "barriers", f"{where} reading"),
+        bridges=_strings(reading, "bridges", f"{where} reading"),
+        rhetorical=_strings(reading, "rhetorical", f"{where} reading"),
         classes={name: _strings(classes, name, f"{where} classes") for name in classes},
         rules=tuple(rules),
     )

@@ -13,10 +13,13 @@ A rule is a pattern of space-separated elements, matched against the words of on
 ``...``       up to three words of anything
 ``$``         the end of the clause, with only filler words before it
 
-A match counts unless a negation cue of the rule's language stands within the five words before
-it in the same clause (and after any barrier word such as "but"). That is how "don't stop
+A match counts unless a negation cue of the rule's language stands right before it in the same
+clause, or before it with only "bridge" words between (at most five: "I don't *want you to* stop
+texting me"). Any other word ends the negation's reach ("I'm not interested, stop texting me"
+has a comma; "not interested stop texting me" has "interested"). That is how "don't stop
 texting me" is not a revocation while "don't text me" is: there the negation is part of the
-rule itself ("{neg} {contact} me"), so it is matched, not looked back at.
+rule itself ("{neg} {contact} me"), so it is matched, not looked back at. A rhetorical word
+right before the cue ("*why* won't you stop texting me") makes it a demand, not a negation.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ class CompiledRule:
     elements: tuple[_Element, ...]
     firsts: frozenset[str]
     negation: tuple[tuple[str, ...], ...]
-    barriers: frozenset[str]
+    bridges: frozenset[str]
+    rhetorical: frozenset[str]
 
 
 def _split(entries: Iterable[str]) -> tuple[tuple[str, ...], ...]:
@@ -61,10 +65,13 @@ def compile_rule(
     intent: Intent,
     language: str | None,
     classes: Mapping[str, tuple[str, ...]],
-    negation: Iterable[str],
-    barriers: Iterable[str],
+    negation_words: tuple[Iterable[str], Iterable[str], Iterable[str]],
 ) -> CompiledRule:
-    """Compile one pattern; an unknown class or a pattern that can start anywhere is an error."""
+    """Compile one pattern; an unknown class or a pattern that can start anywhere is an error.
+
+    ``negation_words`` is (negation cues, bridge words, rhetorical words) of the rule's language.
+    """
+    negation, bridges, rhetorical = negation_words
     elements: list[_Element] = []
     for part in pattern.split():
         if part == "...":
@@ -89,7 +96,8 @@ def compile_rule(
         elements=tuple(elements),
         firsts=frozenset(option[0] for option in elements[0].options),
         negation=_split(negation),
-        barriers=frozenset(w for b in barriers for w in words(fold(b))),
+        bridges=frozenset(w for b in bridges for w in words(fold(b))),
+        rhetorical=frozenset(w for b in rhetorical for w in words(fold(b))),
     )
 
 
@@ -151,15 +159,17 @@ class PhraseReader:
 
 
 def _negated(rule: CompiledRule, tokens: tuple[str, ...], start: int) -> bool:
-    window = tokens[max(0, start - _NEGATION_REACH) : start]
-    for index in range(len(window) - 1, -1, -1):
-        if window[index] in rule.barriers:
-            window = window[index + 1 :]
-            break
-    for cue in rule.negation:
-        size = len(cue)
-        if any(window[j : j + size] == cue for j in range(len(window) - size + 1)):
-            return True
+    """Whether a negation cue ends at ``start``, or before it with only bridge words between."""
+    position = start
+    for _ in range(_NEGATION_REACH + 1):
+        for cue in rule.negation:
+            size = len(cue)
+            if position >= size and tokens[position - size : position] == cue:
+                before = position - size - 1
+                return before < 0 or tokens[before] not in rule.rhetorical
+        if position == 0 or tokens[position - 1] not in rule.bridges:
+            return False
+        position -= 1
     return False
 
 
