@@ -82,3 +82,12 @@ def test_explanations_name_the_rule_and_the_words() -> None:
     result = classify("please stop texting me")
     assert result.explanation == 'phrase rule "stop + contact verb + me" (en): "stop texting me"'
     assert "beside: please" in classify("STOP please").explanation
+
+
+def test_near_misses_are_explained() -> None:
+    """A `none` says which keyword was not alone, or which negation cancelled a phrase."""
+    expected = 'keyword "END" is not alone in the message (also: the)'
+    assert classify("The END").explanation == expected
+    negated = classify("Don't stop texting me!")
+    assert negated.intent is Intent.NONE
+    assert '"stop texting me" but "don t" before it negates it' in negated.explanation

@@ -94,7 +94,12 @@ class CompiledPolicy:
         if whole is not None:
             return whole
         sentences = clauses(folded)
-        return self._last_sentence(sentences) or self._phrases.read(sentences) or NOTHING
+        return (
+            self._last_sentence(sentences)
+            or self._phrases.read(sentences)
+            or self._table.near_miss(message_words)
+            or NOTHING
+        )
 
     def _last_sentence(self, sentences: list[list[str]]) -> Classification | None:
         """An opt-out keyword standing alone as the last sentence: "Who is this? STOP".

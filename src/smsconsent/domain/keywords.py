@@ -91,10 +91,10 @@ class KeywordTable:
                 for det in data.determiners:
                     pieces[compact(f"{det} {obj}")] = _OBJECT
         _add_cyrillic_es_aliases(entries)
-        for source_name, sets in (("workspace", policy.replace), ("workspace", policy.extra)):
+        for sets in (policy.replace, policy.extra):
             for intent, spellings in sets.items():
                 for spelling in spellings:
-                    entry = KeywordEntry(Intent(intent), spelling, None, None, source_name)
+                    entry = KeywordEntry(Intent(intent), spelling, None, None, "workspace")
                     add(spelling, entry, True)
         for spelling, list_name in policy.list_keywords.items():
             entry = KeywordEntry(Intent.OPT_OUT, spelling, None, list_name, "workspace list")
@@ -163,6 +163,20 @@ class KeywordTable:
         if sent_as != entry.name.casefold():
             detail = f'(sent as "{sent_as}") {detail}'
         return _classification(entry, language, detail)
+
+    def near_miss(self, words: list[str]) -> Classification | None:
+        """A ``none`` reading naming a keyword that is present but not alone ("The END"), so an
+        auditor or a console can see why the message was not taken as an opt-out."""
+        for word in words:
+            entry = self._entries.get(word)
+            if entry is not None:
+                others = [w for w in words if w not in self._pieces and not w.isdigit()]
+                return Classification(
+                    intent=Intent.NONE,
+                    explanation=f'keyword "{entry.name}" is not alone in the message '
+                    f"(also: {', '.join(others[:6])})",
+                )
+        return None
 
     def _language_of(self, entry: KeywordEntry, ignored: list[str]) -> tuple[str | None, str]:
         """The keyword's language; for a word several languages share, a filler may decide."""

@@ -115,21 +115,30 @@ class PhraseReader:
         self._fillers = frozenset(filler_words)
 
     def read(self, clauses: list[list[str]]) -> Classification | None:
-        """The first unnegated match, preferring an opt-out over any other intent."""
+        """The first unnegated match, preferring an opt-out over any other intent.
+
+        When every match was negated, a ``none`` reading that says so ("... matched "stop
+        texting me" but "don t" negates it"), so an auditor sees the near miss.
+        """
         first: Classification | None = None
+        negated: Classification | None = None
         by_first = self._by_first
         for clause in clauses:
             tokens = tuple(clause)
             for start, token in enumerate(tokens):
                 for rule in by_first.get(token, ()):
                     end = self._match(rule.elements, 0, tokens, start)
-                    if end < 0 or _negated(rule, tokens, start):
+                    if end < 0:
+                        continue
+                    cue = _negation(rule, tokens, start)
+                    if cue is not None:
+                        negated = negated or _negated_reading(rule, tokens[start:end], cue)
                         continue
                     found = _classification(rule, tokens[start:end])
                     if found.intent is Intent.OPT_OUT:
                         return found
                     first = first or found
-        return first
+        return first or negated
 
     def _match(
         self, elements: tuple[_Element, ...], k: int, tokens: tuple[str, ...], i: int
@@ -158,31 +167,43 @@ class PhraseReader:
         return -1
 
 
-def _negated(rule: CompiledRule, tokens: tuple[str, ...], start: int) -> bool:
-    """Whether a negation cue ends at ``start``, or before it with only bridge words between."""
+def _negation(rule: CompiledRule, tokens: tuple[str, ...], start: int) -> tuple[str, ...] | None:
+    """The negation cue ending at ``start``, or before it with only bridge words between."""
     position = start
     for _ in range(_NEGATION_REACH + 1):
         for cue in rule.negation:
             size = len(cue)
             if position >= size and tokens[position - size : position] == cue:
                 before = position - size - 1
-                return before < 0 or tokens[before] not in rule.rhetorical
+                return cue if before < 0 or tokens[before] not in rule.rhetorical else None
         if position == 0 or tokens[position - 1] not in rule.bridges:
-            return False
+            return None
         position -= 1
-    return False
+    return None
+
+
+def _negated_reading(
+    rule: CompiledRule, matched: tuple[str, ...], cue: tuple[str, ...]
+) -> Classification:
+    return Classification(
+        intent=Intent.NONE,
+        explanation=f'{_rule_label(rule)} matched "{" ".join(matched)}" but '
+        f'"{" ".join(cue)}" before it negates it',
+    )
+
+
+def _rule_label(rule: CompiledRule) -> str:
+    if rule.language is None:
+        return f'workspace phrase "{rule.name}"'
+    return f'phrase rule "{rule.name}" ({rule.language})'
 
 
 def _classification(rule: CompiledRule, matched: tuple[str, ...]) -> Classification:
     text = " ".join(matched)
-    if rule.language is None:
-        explanation = f'workspace phrase "{rule.name}": "{text}"'
-    else:
-        explanation = f'phrase rule "{rule.name}" ({rule.language}): "{text}"'
     return Classification(
         intent=rule.intent,
         match="phrase",
         keyword=text,
         language=rule.language,
-        explanation=explanation,
+        explanation=f'{_rule_label(rule)}: "{text}"',
     )
