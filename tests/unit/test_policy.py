@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smsconsent import DEFAULT_POLICY, KeywordPolicy, PolicyError
+from smsconsent.domain.classification import INTENT_SETS
 
 FULL = {
     "matching": "strict",
@@ -68,3 +71,44 @@ def test_bad_policies_are_refused_with_the_reason(data: object, message: str) ->
     """Every malformed policy raises PolicyError naming what is wrong."""
     with pytest.raises(PolicyError, match=message):
         KeywordPolicy.from_dict(data)  # type: ignore[arg-type]
+
+
+WORDS = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZÉÃ -", min_size=1, max_size=12).filter(
+    lambda text: any(ch.isalnum() for ch in text)
+)
+SETS = st.dictionaries(
+    st.sampled_from(INTENT_SETS), st.lists(WORDS, max_size=3).map(tuple), max_size=3
+)
+
+
+@given(
+    st.sampled_from(["standard", "strict"]),
+    st.booleans(),
+    SETS,
+    SETS,
+    SETS,
+    SETS,
+    st.dictionaries(WORDS, WORDS, max_size=3),
+)
+def test_any_policy_round_trips_through_its_stored_form(
+    matching: str,
+    yes: bool,
+    extra: dict[str, tuple[str, ...]],
+    replace: dict[str, tuple[str, ...]],
+    phrases: dict[str, tuple[str, ...]],
+    replace_phrases: dict[str, tuple[str, ...]],
+    lists: dict[str, str],
+) -> None:
+    """Every valid policy comes back equal from to_dict -> JSON -> from_dict."""
+    policy = KeywordPolicy(
+        matching=matching,  # type: ignore[arg-type]
+        yes_opts_in=yes,
+        extra=extra,
+        replace=replace,
+        phrases=phrases,
+        replace_phrases=replace_phrases,
+        list_keywords=lists,
+    )
+    stored = json.loads(json.dumps(policy.to_dict()))
+    assert KeywordPolicy.from_dict(stored) == policy
+    assert KeywordPolicy.from_dict(stored).to_dict() == stored
