@@ -109,12 +109,14 @@ class Cli:
     """Runs the real ``smsconsent`` console script in a subprocess against one database."""
 
     db: str
-    workspace: str = "default"
+    workspace: str | None = None
 
     def __call__(self, *args: str, input: str | None = None, workspace: str | None = None
                  ) -> CliResult:
-        env = {**os.environ, "SMSCONSENT_DB": self.db,
-               "SMSCONSENT_WORKSPACE": workspace or self.workspace}
+        env = {k: v for k, v in os.environ.items() if k != "SMSCONSENT_WORKSPACE"}
+        env["SMSCONSENT_DB"] = self.db
+        if workspace or self.workspace:
+            env["SMSCONSENT_WORKSPACE"] = workspace or self.workspace or ""
         proc = subprocess.run(
             [sys.executable, "-m", "smsconsent.cli", *args],
             input=input, capture_output=True, text=True, env=env, timeout=120,

@@ -3,7 +3,14 @@
 The public API is re-exported here; see README.md for the quick start.
 """
 
-from smsconsent.domain.classification import Classification, Intent, KeywordPolicy
+from smsconsent.domain.classification import (
+    DEFAULT_POLICY,
+    Classification,
+    Intent,
+    KeywordPolicy,
+    PolicyError,
+)
+from smsconsent.domain.classifier import classify
 
-__all__ = ["Classification", "Intent", "KeywordPolicy"]
+__all__ = ["DEFAULT_POLICY", "Classification", "Intent", "KeywordPolicy", "PolicyError", "classify"]
 __version__ = "0.1.0"

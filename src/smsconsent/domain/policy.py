@@ -58,18 +58,8 @@ class WorkspacePolicy:
 
 
 def _keywords_to_dict(policy: KeywordPolicy) -> dict[str, Any]:
-    to_dict = getattr(policy, "to_dict", None)
-    if callable(to_dict):
-        result: dict[str, Any] = to_dict()
-        return result
-    return {"matching": policy.matching, "yes_opts_in": policy.yes_opts_in}
+    return policy.to_dict()
 
 
 def _keywords_from_dict(data: dict[str, Any]) -> KeywordPolicy:
-    from_dict = getattr(KeywordPolicy, "from_dict", None)
-    if callable(from_dict):
-        result: KeywordPolicy = from_dict(data)
-        return result
-    return KeywordPolicy(
-        matching=data.get("matching", "standard"), yes_opts_in=data.get("yes_opts_in", True)
-    )
+    return KeywordPolicy.from_dict(data)

@@ -1,0 +1,1 @@
+"""Package data: one TOML file per language (keyword sets and revocation grammar)."""
