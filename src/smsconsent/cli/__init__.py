@@ -14,6 +14,7 @@ def main() -> None:
     from smsconsent.cli import (  # noqa: F401  (each registers its commands on import)
         admin,
         consent,
+        serve,
     )
 
     app()

@@ -13,6 +13,7 @@ from smsconsent.services.workspaces import (
     add_list,
     add_number,
     create_workspace,
+    set_secrets,
     show_workspace,
     update_workspace,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "opt_in",
     "opt_out",
     "send",
+    "set_secrets",
     "show_workspace",
     "status",
     "subscribe",
