@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from smsconsent import services
 from smsconsent.domain.events import agent
 from smsconsent.domain.roles import Role
+from smsconsent.errors import NotFound
 from smsconsent.services import apikeys
 from smsconsent.web import schemas as s
 from smsconsent.web.auth import Principal, require_role, store_of
@@ -73,10 +74,21 @@ async def inbound(body: s.InboundBody, request: Request, who: Principal = manage
 
 # -- contacts ----------------------------------------------------------------------------------
 
+def _known_contact(request: Request, who: Principal, number: str) -> dict[str, Any]:
+    found = services.status(store_of(request), who.workspace_name, number)
+    if not found["known"]:
+        raise NotFound(f"{found['contact']} is not a contact of this workspace",
+                       code="unknown_contact")
+    return found
+
+
 @router.get("/contacts/{number}", tags=["contacts"])
 def contact(number: str, request: Request, who: Principal = member) -> dict[str, Any]:
-    """The contact's consent: status, opted-out scopes, lists, consents, blocked."""
-    return services.status(store_of(request), who.workspace_name, number)
+    """The contact's consent: status, opted-out scopes, lists, consents, blocked.
+
+    404 for a number this workspace has never recorded anything about.
+    """
+    return _known_contact(request, who, number)
 
 
 @router.get("/contacts/{number}/events", tags=["contacts"])
@@ -84,6 +96,7 @@ def events(number: str, request: Request, who: Principal = member,
            after: int = Query(0, ge=0, description="Start after this sequence number."),
            limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """The contact's ledger, a page at a time: pass ``next_after`` as ``after`` for more."""
+    _known_contact(request, who, number)
     return services.history(store_of(request), who.workspace_name, number, after=after,
                             limit=limit)
 
