@@ -99,9 +99,11 @@ class FakeProvider:
     received: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def sent_to(self, number: str, ok_only: bool = True) -> list[dict[str, Any]]:
+    def sent(self, sender: str, to: str, ok_only: bool = True) -> list[dict[str, Any]]:
+        """What was POSTed from ``sender`` to ``to`` (only what was accepted, by default)."""
         with self.lock:
-            return [r for r in self.received if r["json"].get("to") == number
+            return [r for r in self.received
+                    if r["json"].get("to") == to and r["json"].get("from") == sender
                     and (r["status"] < 300 or not ok_only)]
 
 
