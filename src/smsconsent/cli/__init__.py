@@ -46,6 +46,7 @@ def load_commands() -> None:
         classify,
         consent,
         demo,
+        serve,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from smsconsent import services
@@ -25,6 +27,7 @@ HELP_TEXT = typer.Option(None, "--help-text", help="HELP reply; must hold the bu
                          "contact line, 'Msg&Data rates may apply' and how to opt out.")
 STOP_TEXT = typer.Option(None, "--stop-text", help="STOP confirmation (no marketing).")
 START_TEXT = typer.Option(None, "--start-text", help="START confirmation.")
+SECRET_HELP = " Stored, never printed; an empty value removes it."
 
 
 @workspace_app.command("create")
@@ -72,18 +75,37 @@ def workspace_set(
     help_text: str = HELP_TEXT,
     stop_text: str = STOP_TEXT,
     start_text: str = START_TEXT,
+    twilio_auth_token: str = typer.Option(
+        None, "--twilio-auth-token", help="Twilio auth token (checks webhook signatures)."
+        + SECRET_HELP),
+    telnyx_public_key: str = typer.Option(
+        None, "--telnyx-public-key", help="Telnyx public key, base64 (checks webhook "
+        "signatures)." + SECRET_HELP),
+    telnyx_api_key: str = typer.Option(
+        None, "--telnyx-api-key", help="Telnyx API key (sends replies)." + SECRET_HELP),
     fmt: str = FormatOption,
 ) -> None:
     """Change a workspace; only the options given change, with the same checks as create.
 
-    Example: smsconsent workspace set acme --scope campaign --reopt-on-message
+    Provider secrets are stored apart from the ledger and shown only as "set".
+
+    Example: smsconsent workspace set acme --scope campaign --twilio-auth-token "$TOKEN"
     """
     store = run(lambda: store_for(ctx))
-    emit(run(lambda: services.update_workspace(
-        store, name, business_name=business_name, contact=contact, scope=scope,
-        matching=matching, reopt_on_message=reopt_on_message,
-        essential_after_stop=essential_after_stop, help_text=help_text, stop_text=stop_text,
-        start_text=start_text)), fmt)
+    secrets = {"twilio_auth_token": twilio_auth_token, "telnyx_public_key": telnyx_public_key,
+               "telnyx_api_key": telnyx_api_key}
+    changes: dict[str, Any] = {"business_name": business_name, "contact": contact, "scope": scope,
+               "matching": matching, "reopt_on_message": reopt_on_message,
+               "essential_after_stop": essential_after_stop, "help_text": help_text,
+               "stop_text": stop_text, "start_text": start_text}
+    result: dict[str, Any] = {}
+    if any(v is not None for v in secrets.values()):
+        result = run(lambda: services.set_secrets(store, name, **secrets))
+        if all(v is None for v in changes.values()):
+            emit(run(lambda: services.show_workspace(store, name)), fmt)
+            return
+    shown = run(lambda: services.update_workspace(store, name, **changes))
+    emit({**shown, **({"secrets": result["secrets"]} if result else {})}, fmt)
 
 
 @workspace_app.command("show")

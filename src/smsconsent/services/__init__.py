@@ -14,6 +14,7 @@ from smsconsent.services.workspaces import (
     add_number,
     create_workspace,
     default_workspace,
+    set_secrets,
     show_workspace,
     update_workspace,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "opt_in",
     "opt_out",
     "send",
+    "set_secrets",
     "show_workspace",
     "status",
     "subscribe",

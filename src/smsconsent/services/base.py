@@ -83,6 +83,22 @@ def find_number(conn: Connection, number: str) -> Number | None:
     return Number(row.number, row.workspace_id, row.kind, row.campaign)
 
 
+def our_number(conn: Connection, number: str, workspace: str | None) -> Number | None:
+    """Our number, as seen by a caller limited to ``workspace`` (an API key, a webhook URL).
+
+    Scoped, a number of another workspace is answered exactly like an unknown one, so a key
+    never learns what another workspace holds.
+    """
+    found = find_number(conn, number)
+    if workspace is None:
+        return found
+    ws = load_workspace(conn, workspace)
+    if found is None or found.workspace_id != ws.id:
+        raise NotFound(f"{number} is not a number of workspace {ws.name!r}",
+                       code="unknown_number")
+    return found
+
+
 def parse_sender(text: str) -> str:
     """A number of ours, as given on the command line or in a request."""
     if text.strip().startswith("+"):

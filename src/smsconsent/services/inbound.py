@@ -28,8 +28,8 @@ from smsconsent.errors import BadInput, NotFound
 from smsconsent.services.base import (
     Store,
     check_text,
-    find_number,
     load_workspace_by_id,
+    our_number,
     parse_contact,
     parse_sender,
 )
@@ -90,11 +90,12 @@ def check_body(body: str) -> str:
 def handle_inbound(store: Store, sender: str, to: str, body: str, *,
                    provider_id: str | None = None, at: str | None = None,
                    provider_handled: bool = False, on_reply: ReplyHook | None = None,
-                   ) -> InboundResult:
+                   workspace: str | None = None) -> InboundResult:
     """Record an inbound text from ``sender`` to our number ``to`` and act on it.
 
     ``provider_handled``: the provider already answered the keyword (Twilio Advanced Opt-Out),
-    so the change is recorded and no second reply is owed.
+    so the change is recorded and no second reply is owed. ``workspace`` limits the caller
+    (an API key, a webhook URL) to that workspace's numbers.
     """
     check_body(body)
     our = parse_sender(to)
@@ -103,7 +104,7 @@ def handle_inbound(store: Store, sender: str, to: str, body: str, *,
         check_text(provider_id, "the provider message id", 128)
         provider_id = provider_id.strip() or None
     with store.read() as conn:
-        number = find_number(conn, our)
+        number = our_number(conn, our, workspace)
         if number is None:
             raise NotFound(f"{our} is not a number of any workspace", code="unknown_number")
         ws = load_workspace_by_id(conn, number.workspace_id)

@@ -14,8 +14,8 @@ from smsconsent.domain.gate import PURPOSES, Decision, decide
 from smsconsent.errors import BadInput
 from smsconsent.services.base import (
     Store,
-    find_number,
     load_workspace_by_id,
+    our_number,
     parse_contact,
     parse_sender,
 )
@@ -40,12 +40,15 @@ def _known_list(conn: Connection, workspace_id: int, name: str | None) -> None:
 
 
 def check(store: Store, sender: str, to: str, purpose: str = "informational",
-          list_name: str | None = None) -> Decision:
-    """May ``sender`` (our number) text ``to`` now? Reads only; records nothing."""
+          list_name: str | None = None, *, workspace: str | None = None) -> Decision:
+    """May ``sender`` (our number) text ``to`` now? Reads only; records nothing.
+
+    ``workspace`` limits the caller to that workspace's numbers (services/base.our_number).
+    """
     purpose = _purpose(purpose)
     ours = parse_sender(sender)
     with store.read() as conn:
-        number = find_number(conn, ours)
+        number = our_number(conn, ours, workspace)
         if number is None:
             parse_contact(to, "US")
             return Decision(False, "unknown_sender")
@@ -57,7 +60,8 @@ def check(store: Store, sender: str, to: str, purpose: str = "informational",
 
 
 def send(store: Store, sender: str, to: str, body: str, purpose: str = "informational",
-         list_name: str | None = None, actor: str = SYSTEM) -> Decision:
+         list_name: str | None = None, actor: str = SYSTEM, *, workspace: str | None = None
+         ) -> Decision:
     """Run the gate and record the outcome (``send_allowed`` or ``send_refused``).
 
     The decision's ``body`` is the text to hand to the provider, with the opt-out instruction
@@ -67,7 +71,7 @@ def send(store: Store, sender: str, to: str, body: str, purpose: str = "informat
     check_body(body)
     ours = parse_sender(sender)
     with store.read() as conn:
-        number = find_number(conn, ours)
+        number = our_number(conn, ours, workspace)
         if number is None:
             parse_contact(to, "US")
             return Decision(False, "unknown_sender")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import replace
 from typing import Any
@@ -16,9 +18,10 @@ from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.replies import Templates
 from smsconsent.domain.scopes import Scope
 from smsconsent.domain.workspace import Workspace
-from smsconsent.errors import BadInput, Conflict
+from smsconsent.errors import BadInput, Conflict, NotFound
 from smsconsent.services.base import (
     Store,
+    check_text,
     find_number,
     load_workspace,
     parse_sender,
@@ -144,10 +147,13 @@ def show_workspace(store: Store, name: str) -> dict[str, Any]:
             select(t.contact_lists).where(t.contact_lists.c.workspace_id == ws.id)
             .order_by(t.contact_lists.c.name)
         ).all()
+        secrets = conn.execute(select(t.workspaces.c.secrets).where(
+            t.workspaces.c.id == ws.id)).scalar_one()
     result = describe(ws)
     result["numbers"] = [{"number": n.number, "kind": n.kind, "campaign": n.campaign}
                          for n in numbers]
     result["lists"] = [{"name": lst.name, "keyword": lst.keyword} for lst in lists]
+    result["secrets"] = secrets_status(json.loads(secrets or "{}"))
     return result
 
 
@@ -216,3 +222,66 @@ def default_workspace(store: Store, name: str) -> str:
     if exists is None and len(names) == 1:
         return str(names[0])
     return name
+
+
+# -- provider secrets: stored in workspaces.secrets, never in the ledger, never returned -------
+
+SECRET_NAMES = ("twilio_auth_token", "telnyx_public_key", "telnyx_api_key")
+
+
+def _check_secret(name: str, value: str) -> None:
+    if name not in SECRET_NAMES:
+        raise BadInput(f"unknown secret {name!r}; one of {', '.join(SECRET_NAMES)}")
+    check_text(value, name, 500)
+    if any(ch.isspace() for ch in value):
+        raise BadInput(f"{name} holds spaces", code="bad_secret")
+    if name == "telnyx_public_key":
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise BadInput("telnyx_public_key must be the base64 ed25519 public key from the "
+                           "Telnyx portal (32 bytes)", code="bad_secret")
+
+
+def set_secrets(store: Store, name: str, **secrets: str | None) -> dict[str, Any]:
+    """Store provider secrets for a workspace; an empty value removes one.
+
+    Returns which secrets are set (``"set"``), never their values.
+    """
+    given = {k: v.strip() for k, v in secrets.items() if v is not None}
+    for key, value in given.items():
+        if value:
+            _check_secret(key, value)
+        elif key not in SECRET_NAMES:
+            raise BadInput(f"unknown secret {key!r}; one of {', '.join(SECRET_NAMES)}")
+    with store.read() as conn:
+        ws = load_workspace(conn, name)
+    with store.write(ws.id) as ledger:
+        row = ledger.conn.execute(select(t.workspaces.c.secrets).where(
+            t.workspaces.c.id == ws.id)).one()
+        stored: dict[str, str] = json.loads(row.secrets or "{}")
+        for key, value in given.items():
+            if value:
+                stored[key] = value
+            else:
+                stored.pop(key, None)
+        ledger.conn.execute(update(t.workspaces).where(t.workspaces.c.id == ws.id)
+                            .values(secrets=json.dumps(stored, sort_keys=True)))
+    return {"workspace": ws.name, "secrets": secrets_status(stored)}
+
+
+def secrets_status(stored: dict[str, str]) -> dict[str, str]:
+    return {key: "set" for key in SECRET_NAMES if stored.get(key)}
+
+
+def workspace_secrets(store: Store, name: str) -> dict[str, str]:
+    """The secrets themselves, for the adapters that verify or deliver; never print them."""
+    with store.read() as conn:
+        row = conn.execute(select(t.workspaces.c.secrets).where(
+            t.workspaces.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no workspace named {name!r}", code="unknown_workspace")
+    stored: dict[str, str] = json.loads(row.secrets or "{}")
+    return stored

@@ -3,6 +3,8 @@ can be distributed on it (e.g. Citus) without a redesign; ``numbers`` is the one
 table read by number alone (a reference table when distributed).
 
 The Alembic migrations under ``migrations/versions`` build exactly this; a test compares them.
+``api_keys`` holds only a hash of each key; ``outbox`` holds the replies owed through a
+provider's API (Telnyx), written in the same transaction as the ledger change that owes them.
 """
 
 from __future__ import annotations
@@ -89,4 +91,34 @@ events = Table(
     UniqueConstraint("workspace_id", "provider_id", name="uq_events_provider_id"),
     Index("ix_events_contact", "workspace_id", "contact", "seq"),
     Index("ix_events_recorded", "workspace_id", "recorded_at"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), primary_key=True),
+    Column("key_id", String(32), primary_key=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("label", String(100), nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32), nullable=True),
+    Index("ix_api_keys_key_id", "key_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("workspace_id", Integer, ForeignKey("workspaces.id"), primary_key=True),
+    Column("id", String(32), primary_key=True),
+    Column("provider", String(16), nullable=False),
+    Column("from_number", String(20), nullable=False),
+    Column("to_number", String(20), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", String(32), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", String(32), nullable=True),
+    Index("ix_outbox_due", "delivered_at", "next_attempt_at"),
 )

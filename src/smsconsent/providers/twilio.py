@@ -1,0 +1,54 @@
+"""Twilio: form-encoded inbound webhooks, ``X-Twilio-Signature``, replies as TwiML.
+
+The signature is checked with the twilio package's own ``RequestValidator`` against the URL
+Twilio called (the public URL when the service sits behind a proxy).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+from twilio.request_validator import RequestValidator
+
+from smsconsent.errors import BadInput
+from smsconsent.providers import InboundMessage
+
+# Twilio's Advanced Opt-Out says which keyword it already answered.
+HANDLED_TYPES = ("STOP", "START", "HELP")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    """The webhook's fields; a repeated field keeps its last value, as Twilio never repeats."""
+    try:
+        text = raw.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text),
+                          max_num_fields=200)
+    except (UnicodeDecodeError, ValueError):
+        raise BadInput("the body is not a well-formed form (application/x-www-form-urlencoded)",
+                       code="malformed_form") from None
+    return dict(pairs)
+
+
+def signature_valid(auth_token: str, url: str, params: dict[str, str], signature: str) -> bool:
+    if not signature:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, params, signature))
+
+
+def inbound(params: dict[str, str]) -> InboundMessage:
+    missing = [f for f in ("From", "To", "MessageSid") if not params.get(f)]
+    if missing:
+        raise BadInput(f"the Twilio webhook lacks {', '.join(missing)}", code="malformed_form")
+    handled = params.get("OptOutType", "").strip().upper() in HANDLED_TYPES
+    return InboundMessage(params["From"], params["To"], params.get("Body", ""),
+                          params["MessageSid"], None, handled)
+
+
+def twiml(reply: str | None) -> str:
+    """TwiML answering with ``reply``, or an empty Response when no reply is owed."""
+    if not reply:
+        return EMPTY_TWIML
+    return (f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(reply)}'
+            "</Message></Response>")

@@ -1,0 +1,93 @@
+"""API keys: made once, shown once, stored as a hash; each belongs to one workspace with a role.
+
+A key reads ``sk_<key_id>_<secret>``: the key id finds the row, the SHA-256 of the whole key
+must match the stored hash (the secret has 256 bits of entropy, so a plain hash is enough).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from smsconsent.domain.roles import Role
+from smsconsent.errors import NotFound, Unauthorized
+from smsconsent.services.base import Store, check_text, load_workspace
+from smsconsent.storage import tables as t
+
+PREFIX = "sk"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's workspace and role. Every query of the caller is scoped by it."""
+
+    workspace_id: int
+    workspace_name: str
+    role: Role
+    key_id: str
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(store: Store, workspace: str, role: str, *, label: str | None = None
+                   ) -> dict[str, Any]:
+    """Make a key for ``workspace``; the returned ``key`` is the only copy there will be."""
+    parsed = Role.parse(role)
+    if label is not None:
+        check_text(label, "label", 100)
+    key_id = secrets.token_hex(8)
+    key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    with store.read() as conn:
+        ws = load_workspace(conn, workspace)
+    with store.write(ws.id) as ledger:
+        ledger.conn.execute(insert(t.api_keys).values(
+            workspace_id=ws.id, key_id=key_id, key_hash=_digest(key), role=parsed.value,
+            label=label, created_at=store.now()))
+    return {"key": key, "key_id": key_id, "role": parsed.value, "workspace": ws.name,
+            "label": label}
+
+
+def authenticate(store: Store, key: str) -> Principal:
+    """The principal behind ``key``; Unauthorized for a malformed, unknown or revoked key."""
+    parts = key.strip().split("_", 2) if isinstance(key, str) else []
+    if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != 16 or len(key) > 200:
+        raise Unauthorized("the API key is malformed", code="invalid_key")
+    digest = _digest(key.strip())
+    with store.read() as conn:
+        rows = conn.execute(
+            select(t.api_keys, t.workspaces.c.name)
+            .join(t.workspaces, t.workspaces.c.id == t.api_keys.c.workspace_id)
+            .where(t.api_keys.c.key_id == parts[1], t.api_keys.c.revoked_at.is_(None))
+        ).all()
+    for row in rows:
+        if hmac.compare_digest(row.key_hash, digest):
+            return Principal(row.workspace_id, row.name, Role(row.role), row.key_id)
+    raise Unauthorized("unknown or revoked API key", code="invalid_key")
+
+
+def list_api_keys(store: Store, workspace: str) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        ws = load_workspace(conn, workspace)
+        rows = conn.execute(select(t.api_keys).where(t.api_keys.c.workspace_id == ws.id)
+                            .order_by(t.api_keys.c.created_at, t.api_keys.c.key_id)).all()
+    return [{"key_id": r.key_id, "role": r.role, "label": r.label, "created_at": r.created_at,
+             "revoked_at": r.revoked_at} for r in rows]
+
+
+def revoke_api_key(store: Store, workspace: str, key_id: str) -> dict[str, Any]:
+    with store.read() as conn:
+        ws = load_workspace(conn, workspace)
+    with store.write(ws.id) as ledger:
+        done = ledger.conn.execute(update(t.api_keys).where(
+            t.api_keys.c.workspace_id == ws.id, t.api_keys.c.key_id == key_id,
+            t.api_keys.c.revoked_at.is_(None)).values(revoked_at=store.now()))
+        if done.rowcount == 0:
+            raise NotFound(f"no active key {key_id!r} in this workspace", code="unknown_key")
+    return {"key_id": key_id, "workspace": ws.name, "revoked": True}

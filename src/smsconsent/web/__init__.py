@@ -1,0 +1,1 @@
+"""The HTTP service: REST API, provider webhooks, metrics; built by ``create_app(settings)``."""

@@ -1,0 +1,98 @@
+"""The composition root of the HTTP service: ``create_app(settings)`` builds everything.
+
+Nothing happens at import. Other routers join through ``OPTIONAL_ROUTERS``: a module listed
+there that exists (the web console, say) is imported and its ``router`` included.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from smsconsent import __version__
+from smsconsent.outbox_worker import OutboxWorker
+from smsconsent.services import Store
+from smsconsent.settings import Settings
+from smsconsent.storage.database import make_engine
+from smsconsent.web import errors, rest, webhooks
+from smsconsent.web.limits import BodyLimitMiddleware
+from smsconsent.web.metrics import LatencyMiddleware, Metrics
+
+# Routers included when their module is present; each module exposes ``router``.
+OPTIONAL_ROUTERS = ("smsconsent.web.console",)
+
+DESCRIPTION = """SMS consent and opt-out engine over HTTP.
+
+Authenticate with an API key of a workspace: `Authorization: Bearer sk_...`
+(`smsconsent apikey create --role owner|manager|member`). Every error has the shape
+`{"error": {"code": "...", "message": "..."}}`. See docs/http.md.
+"""
+
+ops = APIRouter(tags=["operations"])
+
+
+@ops.get("/healthz")
+async def healthz(request: Request) -> dict[str, str]:
+    """Liveness and database reachability."""
+    store: Store = request.app.state.store
+
+    def ping() -> None:
+        with store.engine.connect() as conn:
+            conn.execute(text("select 1"))
+
+    await run_in_threadpool(ping)
+    return {"status": "ok"}
+
+
+@ops.get("/metrics", response_class=Response,
+         responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}})
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: inbound by intent, gate decisions by reason, request latency."""
+    return Response(request.app.state.metrics.render(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def include_optional(app: FastAPI, modules: tuple[str, ...] = OPTIONAL_ROUTERS) -> None:
+    for name in modules:
+        if importlib.util.find_spec(name) is not None:
+            app.include_router(importlib.import_module(name).router)
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    """The FastAPI app on ``settings``; the outbox worker runs while the app does.
+
+    ``store`` lets a caller that already opened (and checked) the database hand it over.
+    """
+    store = store or Store(make_engine(settings.db_url))
+    app_metrics = Metrics()
+    worker = OutboxWorker(store, settings, app_metrics) if settings.outbox_worker else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
+            store.engine.dispose()
+
+    app = FastAPI(title="smsconsent", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings, app.state.store, app.state.metrics = settings, store, app_metrics
+    errors.install(app)
+    app.include_router(ops)
+    app.include_router(rest.router)
+    app.include_router(webhooks.router)
+    include_optional(app)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body)
+    app.add_middleware(LatencyMiddleware, metrics=app_metrics)
+    return app
+

@@ -1,0 +1,47 @@
+"""API-key authentication and role checks, usable by any router (REST, console).
+
+``require_role(Role.MANAGER)`` is a FastAPI dependency returning the caller's ``Principal``;
+every query a route makes is then scoped to ``principal.workspace_name``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from smsconsent.domain.roles import Role
+from smsconsent.errors import Forbidden, Unauthorized
+from smsconsent.services import Store
+from smsconsent.services.apikeys import Principal, authenticate
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_...`")
+
+__all__ = ["Principal", "authenticate", "current_principal", "require_role", "store_of"]
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def current_principal(request: Request,
+                      credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+                      ) -> Principal:
+    """The principal of the request's bearer key; 401 without a valid one."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send an API key: Authorization: Bearer KEY", code="missing_key")
+    return authenticate(store_of(request), credentials.credentials)
+
+
+def require_role(role: Role) -> Callable[..., Principal]:
+    """A dependency admitting keys of ``role`` or above; 403 for the others."""
+
+    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if not principal.role.allows(role):
+            raise Forbidden(f"a {principal.role.value} key may not do this; it needs "
+                            f"{role.value}", code="role_too_low")
+        return principal
+
+    return dependency

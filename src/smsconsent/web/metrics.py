@@ -1,0 +1,59 @@
+"""Prometheus metrics of one app, in a registry of its own (two apps never share counters)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Metrics:
+    """Inbound texts by intent, gate decisions by outcome and reason, request latency."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.inbound = Counter("smsconsent_inbound", "Inbound texts handled, by intent and source",
+                               ["intent", "source"], registry=self.registry)
+        self.sends = Counter("smsconsent_sends", "Gate decisions, by kind (check or send), "
+                             "outcome (allowed or refused) and reason",
+                             ["kind", "outcome", "reason"], registry=self.registry)
+        self.latency = Histogram("smsconsent_request_seconds", "HTTP request latency",
+                                 ["method", "route", "status"], registry=self.registry)
+        self.outbox = Counter("smsconsent_outbox_deliveries", "Outbox delivery attempts",
+                              ["result"], registry=self.registry)
+
+    def decision(self, kind: str, allowed: bool, reason: str) -> None:
+        self.sends.labels(kind=kind, outcome="allowed" if allowed else "refused",
+                          reason=reason).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class LatencyMiddleware:
+    """Times every request, labelled by its route template (never the raw path)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route: Any = scope.get("route")
+            self.metrics.latency.labels(
+                method=scope["method"], route=getattr(route, "path", "unmatched"),
+                status=str(status)).observe(time.perf_counter() - start)

@@ -1,0 +1,230 @@
+"""The REST API under ``/v1``: each route checks the key's role, then calls one service.
+
+Every call is scoped to the key's workspace: a contact, number or list of another workspace
+is answered as unknown (404), never with that workspace's data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from smsconsent import services
+from smsconsent.domain.events import agent
+from smsconsent.domain.roles import Role
+from smsconsent.errors import NotFound
+from smsconsent.services import apikeys
+from smsconsent.web import schemas as s
+from smsconsent.web.auth import Principal, require_role, store_of
+from smsconsent.web.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+member = Depends(require_role(Role.MEMBER))
+manager = Depends(require_role(Role.MANAGER))
+owner = Depends(require_role(Role.OWNER))
+NUMBER_PATH = "The contact's number, URL-encoded E.164 (%2B15551234567) or national."
+
+
+def _by(given: str | None, who: Principal) -> str:
+    return given or who.key_id
+
+
+# -- the gate ----------------------------------------------------------------------------------
+
+@router.post("/check", tags=["gate"])
+def check(body: s.CheckBody, request: Request, who: Principal = member) -> dict[str, Any]:
+    """May we text this contact now? 200 whether allowed or refused; records nothing."""
+    decision = services.check(store_of(request), body.sender, body.to, body.purpose, body.list,
+                              workspace=who.workspace_name)
+    request.app.state.metrics.decision("check", decision.allowed, decision.reason)
+    out = decision.to_dict()
+    out.pop("body")
+    return out
+
+
+@router.post("/messages", tags=["gate"])
+def send(body: s.MessageBody, request: Request, who: Principal = member) -> dict[str, Any]:
+    """Run the gate and record the send; ``body`` is the final text (footer added when owed).
+
+    200 whether allowed or refused (``allowed``, ``reason``); smsconsent does not deliver it.
+    """
+    decision = services.send(store_of(request), body.sender, body.to, body.body, body.purpose,
+                             body.list, agent(who.key_id), workspace=who.workspace_name)
+    request.app.state.metrics.decision("send", decision.allowed, decision.reason)
+    return decision.to_dict()
+
+
+@router.post("/inbound", tags=["inbound"])
+async def inbound(body: s.InboundBody, request: Request, who: Principal = manager
+                  ) -> dict[str, Any]:
+    """Record an inbound text from any provider and act on it (STOP, START, HELP, ...).
+
+    Returns the reply owed (send it yourself), or null. Needs a manager key: a text can opt
+    a contact back in.
+    """
+    result = await run_in_threadpool(
+        services.handle_inbound, store_of(request), body.sender, body.to, body.body,
+        provider_id=body.id, at=body.at, workspace=who.workspace_name)
+    if not result.duplicate:
+        request.app.state.metrics.inbound.labels(intent=result.intent, source="rest").inc()
+    return result.to_dict()
+
+
+# -- contacts ----------------------------------------------------------------------------------
+
+def _known_contact(request: Request, who: Principal, number: str) -> dict[str, Any]:
+    found = services.status(store_of(request), who.workspace_name, number)
+    if not found["known"]:
+        raise NotFound(f"{found['contact']} is not a contact of this workspace",
+                       code="unknown_contact")
+    return found
+
+
+@router.get("/contacts/{number}", tags=["contacts"])
+def contact(number: str, request: Request, who: Principal = member) -> dict[str, Any]:
+    """The contact's consent: status, opted-out scopes, lists, consents, blocked.
+
+    404 for a number this workspace has never recorded anything about.
+    """
+    return _known_contact(request, who, number)
+
+
+@router.get("/contacts/{number}/events", tags=["contacts"])
+def events(number: str, request: Request, who: Principal = member,
+           after: int = Query(0, ge=0, description="Start after this sequence number."),
+           limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    """The contact's ledger, a page at a time: pass ``next_after`` as ``after`` for more."""
+    _known_contact(request, who, number)
+    return services.history(store_of(request), who.workspace_name, number, after=after,
+                            limit=limit)
+
+
+@router.post("/contacts/{number}/opt-out", tags=["contacts"])
+def opt_out(number: str, body: s.OptOutBody, request: Request, who: Principal = member
+            ) -> dict[str, Any]:
+    """Opt the contact out of the workspace's texts (always allowed, always logged)."""
+    return services.opt_out(store_of(request), who.workspace_name, number,
+                            by=_by(body.by, who), evidence=body.evidence, channel=body.channel)
+
+
+@router.post("/contacts/{number}/opt-in", tags=["contacts"])
+def opt_in(number: str, body: s.AgentBody, request: Request, who: Principal = manager
+           ) -> dict[str, Any]:
+    """Opt the contact back in; 409 evidence_required or blocked when a guardrail says no."""
+    return services.opt_in(store_of(request), who.workspace_name, number,
+                           by=_by(body.by, who), evidence=body.evidence)
+
+
+@router.post("/contacts/{number}/block", tags=["contacts"])
+def block(number: str, body: s.AgentBody, request: Request, who: Principal = manager
+          ) -> dict[str, Any]:
+    """Block the contact: opted out, their texts dropped (but logged), sends refused."""
+    return services.block(store_of(request), who.workspace_name, number,
+                          by=_by(body.by, who), evidence=body.evidence)
+
+
+@router.post("/contacts/{number}/unblock", tags=["contacts"])
+def unblock(number: str, body: s.AgentBody, request: Request, who: Principal = manager
+            ) -> dict[str, Any]:
+    """Unblock the contact; they stay opted out until opted in with evidence."""
+    return services.unblock(store_of(request), who.workspace_name, number,
+                            by=_by(body.by, who), evidence=body.evidence)
+
+
+@router.post("/consents", tags=["contacts"])
+def consent(body: s.ConsentBody, request: Request, who: Principal = manager) -> dict[str, Any]:
+    """Record consent with its evidence; marketing needs express_written."""
+    return services.grant_consent(store_of(request), who.workspace_name, body.contact,
+                                  type_=body.type, purpose=body.purpose,
+                                  evidence=body.evidence, by=_by(body.by, who))
+
+
+# -- lists -------------------------------------------------------------------------------------
+
+@router.get("/lists", tags=["lists"])
+def lists(request: Request, who: Principal = member) -> dict[str, Any]:
+    shown = services.show_workspace(store_of(request), who.workspace_name)
+    return {"workspace": shown["name"], "lists": shown["lists"]}
+
+
+@router.post("/lists", tags=["lists"], status_code=201)
+def add_list(body: s.ListBody, request: Request, who: Principal = manager) -> dict[str, Any]:
+    """Create a contact list; its keyword (e.g. "STOP DEALS") leaves that list only."""
+    return services.add_list(store_of(request), who.workspace_name, body.name,
+                             keyword=body.keyword, actor=agent(who.key_id))
+
+
+@router.post("/lists/{name}/subscriptions", tags=["lists"])
+def subscribe(name: str, body: s.SubscriptionBody, request: Request, who: Principal = manager
+              ) -> dict[str, Any]:
+    """Subscribe a contact to the list, with evidence."""
+    return services.subscribe(store_of(request), who.workspace_name, name, body.contact,
+                              evidence=body.evidence, by=_by(body.by, who))
+
+
+# -- workspace, numbers, campaigns, keys, audit ------------------------------------------------
+
+@router.get("/workspace", tags=["workspace"])
+def workspace(request: Request, who: Principal = member) -> dict[str, Any]:
+    """The workspace: policy, templates, numbers, lists, which provider secrets are set."""
+    return services.show_workspace(store_of(request), who.workspace_name)
+
+
+@router.patch("/workspace", tags=["workspace"])
+def patch_workspace(body: s.WorkspacePatch, request: Request, who: Principal = owner
+                    ) -> dict[str, Any]:
+    """Change the policy, templates or business details; HELP is validated as in the CLI."""
+    return services.update_workspace(store_of(request), who.workspace_name,
+                                     actor=agent(who.key_id), **body.model_dump())
+
+
+@router.get("/numbers", tags=["workspace"])
+def numbers(request: Request, who: Principal = member) -> dict[str, Any]:
+    shown = services.show_workspace(store_of(request), who.workspace_name)
+    return {"workspace": shown["name"], "numbers": shown["numbers"]}
+
+
+@router.post("/numbers", tags=["workspace"])
+def add_number(body: s.NumberBody, request: Request, who: Principal = owner) -> dict[str, Any]:
+    """Add a sending number (or move it to another campaign); 409 when another workspace has it."""
+    return services.add_number(store_of(request), who.workspace_name, body.number,
+                               campaign=body.campaign, actor=agent(who.key_id))
+
+
+@router.get("/campaigns", tags=["workspace"])
+def campaigns(request: Request, who: Principal = member) -> dict[str, Any]:
+    """The workspace's A2P campaigns and their numbers (a number's campaign scopes a STOP)."""
+    shown = services.show_workspace(store_of(request), who.workspace_name)
+    found: dict[str, list[str]] = {}
+    for n in shown["numbers"]:
+        if n["campaign"]:
+            found.setdefault(n["campaign"], []).append(n["number"])
+    return {"workspace": shown["name"],
+            "campaigns": [{"campaign": c, "numbers": ns} for c, ns in sorted(found.items())]}
+
+
+@router.get("/keys", tags=["keys"])
+def keys(request: Request, who: Principal = owner) -> dict[str, Any]:
+    """The workspace's API keys (ids and roles; a key itself is shown only when made)."""
+    return {"workspace": who.workspace_name,
+            "keys": apikeys.list_api_keys(store_of(request), who.workspace_name)}
+
+
+@router.post("/keys", tags=["keys"], status_code=201)
+def create_key(body: s.KeyBody, request: Request, who: Principal = owner) -> dict[str, Any]:
+    """Make an API key; the ``key`` in the answer is the only copy."""
+    return apikeys.create_api_key(store_of(request), who.workspace_name, body.role,
+                                  label=body.label)
+
+
+@router.delete("/keys/{key_id}", tags=["keys"])
+def revoke_key(key_id: str, request: Request, who: Principal = owner) -> dict[str, Any]:
+    return apikeys.revoke_api_key(store_of(request), who.workspace_name, key_id)
+
+
+@router.get("/audit/verify", tags=["audit"])
+def verify(request: Request, who: Principal = member) -> dict[str, Any]:
+    """Recompute the hash chain and refold every contact; ``ok`` false lists the problems."""
+    return services.verify(store_of(request), who.workspace_name)
