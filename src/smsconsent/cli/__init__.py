@@ -13,6 +13,7 @@ def main() -> None:
     """Entry point of the console script."""
     from smsconsent.cli import (  # noqa: F401  (each registers its commands on import)
         admin,
+        bulk,
         consent,
     )
 
