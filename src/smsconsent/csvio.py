@@ -10,9 +10,10 @@ row's columns plus ``reason`` (a machine code) and ``detail`` (for people).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, TextIO
@@ -21,6 +22,7 @@ from smsconsent.errors import BadInput
 
 PHONE_COLUMNS = ("phone", "number", "mobile")
 ENCODING = "utf-8-sig"  # UTF-8, with or without a byte-order mark
+MAX_FIELD = 16 << 20  # characters: the csv module's default (128 KiB) would fail mid-file
 
 
 class TextSink(Protocol):
@@ -47,8 +49,8 @@ class NoProgress:
 
 @dataclass(frozen=True)
 class CsvShape:
-    """What ``scan`` learnt: the header, where the phone and other known columns are, and how
-    many data rows there are (blank lines not counted)."""
+    """What ``scan`` learnt: the header, where the phone and other known columns are, and
+    about how many data rows there are (lines, for the progress bar)."""
 
     header: list[str]
     phone: int
@@ -69,27 +71,32 @@ def _text(source: BinaryIO) -> io.TextIOWrapper:
 
 
 def scan(source: BinaryIO, name: str = "the file") -> CsvShape:
-    """Read the whole file once, refusing it (BadInput) if it cannot be used; rewinds it."""
-    text = _text(source)
-    reader = csv.reader(text)
-    header: list[str] | None = None
-    rows = 0
+    """Check the whole file before anything is done with it; rewinds it.
+
+    Refuses (BadInput) a file that is empty, not UTF-8, or has no phone column. The bytes are
+    decoded block by block (C speed) and lines counted for the progress bar; the CSV parser
+    itself cannot fail later: quoting is lenient and the field size is capped far above any
+    real field (``MAX_FIELD``).
+    """
+    decoder = codecs.getincrementaldecoder(ENCODING)("strict")
+    lines, offset = 0, 0
+    tail = b""
     try:
-        for row in reader:
-            if _blank(row):
-                continue
-            if header is None:
-                header = row
-            else:
-                rows += 1
+        while block := source.read(1 << 20):
+            decoder.decode(block)
+            lines += block.count(b"\n")
+            offset += len(block)
+            tail = block[-1:]
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise BadInput(f"{name} is not UTF-8 text ({exc.reason} after line {reader.line_num}):"
-                       " save it as UTF-8 and try again", code="not_utf8") from None
-    except csv.Error as exc:
-        raise BadInput(f"{name} is not readable CSV at line {reader.line_num}: {exc}",
-                       code="bad_csv") from None
-    finally:
-        text.detach()
+        raise BadInput(f"{name} is not UTF-8 text ({exc.reason} near byte "
+                       f"{offset + exc.start:,}): save it as UTF-8 and try again",
+                       code="not_utf8") from None
+    lines += 1 if tail not in (b"", b"\n") else 0
+    source.seek(0)
+    first = data_rows(source, header=True)
+    header = next(first, None)
+    first.close()  # detaches the text wrapper, which would otherwise close ``source``
     source.seek(0)
     if header is None:
         raise BadInput(f"{name} is empty: a header row and at least one row are needed",
@@ -100,21 +107,27 @@ def scan(source: BinaryIO, name: str = "the file") -> CsvShape:
         index.setdefault(column, i)
     for wanted in PHONE_COLUMNS:
         if wanted in index:
-            return CsvShape(header, index[wanted], rows, index)
+            return CsvShape(header, index[wanted], max(0, lines - 1), index)
     raise BadInput(f"{name} has no phone column: name one of {', '.join(PHONE_COLUMNS)} "
                    f"(the header is {', '.join(header)})", code="no_phone_column")
 
 
-def data_rows(source: BinaryIO) -> Iterator[list[str]]:
-    """The rows after the header, blank lines skipped; only after ``scan`` accepted the file."""
+def data_rows(source: BinaryIO, *, header: bool = False
+              ) -> Generator[list[str], None, None]:
+    """The rows after the header (or the header alone), blank lines skipped; use it on a file
+    ``scan`` accepted."""
+    if csv.field_size_limit() < MAX_FIELD:
+        csv.field_size_limit(MAX_FIELD)
     text = _text(source)
     try:
         seen_header = False
         for row in csv.reader(text):
             if _blank(row):
                 continue
-            if seen_header:
+            if seen_header or header:
                 yield row
+                if header:
+                    return
             seen_header = True
     finally:
         text.detach()

@@ -22,6 +22,7 @@ decided against the state left by the rows before it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -252,11 +253,17 @@ def _parse_opt_out(fields: list[str], shape: csvio.CsvShape, norm: PhoneNormaliz
     return Row(fields, phone, at, evidence, origin)
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_ts(value: str) -> str:
+    """``parse_ts``, remembered: exports repeat their times (days, whole batches)."""
+    return parse_ts(value)
+
+
 def _time(value: str, now: str, what: str) -> str:
     if not value:
         return now
     try:
-        at = parse_ts(value)
+        at = _parse_ts(value)
     except BadInput:
         raise BadInput(f"{what} is not an ISO 8601 time: {value!r}", code="bad_time") from None
     if at > now:

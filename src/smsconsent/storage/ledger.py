@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
@@ -169,8 +169,7 @@ class Ledger:
                 else:
                     state.apply(event.type.value, event.occurred_at, event.actor, event.data)
                 self._dirty.add(event.contact)
-        if rows:
-            self.conn.execute(insert(t.events), rows)
+        insert_many(self.conn, t.events, rows)
         self.head_seq, self.head_hash = seq, prev
         for phone in sorted(late):
             self._states[phone] = fold(phone, contact_events(self.conn, ws, phone))
@@ -229,8 +228,30 @@ def save_states(conn: Connection, workspace_id: int, states: Sequence[ContactSta
             inserts.append(row)
     if updates:
         conn.execute(_UPDATE_STATE, updates)
-    if inserts:
-        conn.execute(insert(t.contacts), inserts)
+    insert_many(conn, t.contacts, inserts)
+
+
+_INSERTS: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``INSERT`` many rows with one DB-API ``executemany``, the statement compiled once per
+    dialect: SQLAlchemy's per-row parameter processing is most of the cost of a bulk insert,
+    and these rows hold only strings, integers, booleans and None, which need none.
+    """
+    if not rows:
+        return
+    key = (conn.dialect.name, table.name)
+    if key not in _INSERTS:
+        compiled = insert(table).values({c: bindparam(c) for c in rows[0]}).compile(
+            dialect=conn.dialect)
+        positions = compiled.positiontup if compiled.positional else None
+        _INSERTS[key] = (compiled.string, tuple(positions) if positions is not None else None)
+    sql, order = _INSERTS[key]
+    if order is not None:
+        conn.exec_driver_sql(sql, [tuple(row[c] for c in order) for row in rows])
+    else:
+        conn.exec_driver_sql(sql, rows)
 
 
 def stored_states(conn: Connection, workspace_id: int, phones: Sequence[str]
