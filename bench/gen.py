@@ -60,3 +60,33 @@ if __name__ == "__main__":
         opt_outs(target, rows)
     else:
         recipients(target, rows, int(sys.argv[4]), float(sys.argv[5]))
+
+
+def run_cli(db: str, *args: str) -> dict[str, object]:
+    """Run the real ``smsconsent`` command; its summary JSON plus wall time and peak RSS."""
+    import json
+    import os
+    import resource
+    import subprocess
+    import time
+
+    env = {**os.environ, "SMSCONSENT_DB": db, "SMSCONSENT_WORKSPACE": "bench"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "smsconsent.cli", *args], env=env,
+                          capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result: dict[str, object] = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    result.update(wall_seconds=round(wall, 2),
+                  cpu_seconds=round(after.ru_utime + after.ru_stime
+                                    - before.ru_utime - before.ru_stime, 2),
+                  peak_rss_mb=round(after.ru_maxrss / 1024, 1))
+    return result
+
+
+def workspace(db: str) -> None:
+    """A workspace ``bench`` with the sending number +1 555 765 4321."""
+    run_cli(db, "workspace", "create", "bench", "--business-name", "Bench",
+            "--contact", "help@bench.test")
+    run_cli(db, "number", "add", "+15557654321")
