@@ -43,6 +43,7 @@ def load_commands() -> None:
     """Import every command module; each registers its commands on ``app``."""
     from smsconsent.cli import (  # noqa: F401
         admin,
+        bulk,
         classify,
         consent,
         demo,

@@ -6,6 +6,9 @@ an error from ``smsconsent.errors``.
 
 from smsconsent.services.agents import block, grant_consent, opt_in, opt_out, subscribe, unblock
 from smsconsent.services.base import Store
+from smsconsent.services.exports import export_ledger, export_opt_outs
+from smsconsent.services.filtering import filter_recipients
+from smsconsent.services.imports import import_contacts, import_opt_outs
 from smsconsent.services.inbound import InboundResult, handle_inbound
 from smsconsent.services.queries import history, status, verify
 from smsconsent.services.sending import check, send
@@ -28,9 +31,14 @@ __all__ = [
     "check",
     "create_workspace",
     "default_workspace",
+    "export_ledger",
+    "export_opt_outs",
+    "filter_recipients",
     "grant_consent",
     "handle_inbound",
     "history",
+    "import_contacts",
+    "import_opt_outs",
     "opt_in",
     "opt_out",
     "send",

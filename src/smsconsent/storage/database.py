@@ -55,6 +55,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk imports insert into big indexes
         cur.close()
 
     @event.listens_for(engine, "begin")

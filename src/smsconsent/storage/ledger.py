@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
@@ -22,6 +22,7 @@ from smsconsent.storage import tables as t
 from smsconsent.storage.database import is_sqlite
 
 GENESIS = "0" * 64
+LOOKUP_CHUNK = 2000  # phones per ``IN (...)`` query: well under SQLite's bound-variable limit
 
 
 def canonical(data: dict[str, Any]) -> str:
@@ -61,6 +62,7 @@ class Ledger:
     recorded_at: str
     _states: dict[str, ContactState] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
+    _stored: set[str] = field(default_factory=set)
 
     @classmethod
     def open(cls, conn: Connection, workspace_id: int, recorded_at: str) -> Ledger:
@@ -84,7 +86,19 @@ class Ledger:
             self._states[phone] = (
                 ContactState.from_dict(json.loads(row.state)) if row else ContactState(phone)
             )
+            if row:
+                self._stored.add(phone)
         return self._states[phone]
+
+    def states(self, phones: Iterable[str]) -> dict[str, ContactState]:
+        """Many contacts' states at once, read in chunks (the bulk twin of ``state``)."""
+        wanted = [p for p in dict.fromkeys(phones) if p not in self._states]
+        for phone, state in stored_states(self.conn, self.workspace_id, wanted):
+            self._states[phone] = state
+            self._stored.add(phone)
+        for phone in wanted:
+            self._states.setdefault(phone, ContactState(phone))
+        return self._states
 
     # -- events --------------------------------------------------------------------------------
     def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
@@ -129,10 +143,43 @@ class Ledger:
             self._dirty.add(event.contact)
         return recorded
 
+    def record_many(self, events: Sequence[Event]) -> int:
+        """Append many events in one ``executemany``: the same chain, states and rules as
+        ``record`` (late events refold their contact), at bulk speed. Call ``states`` first
+        for the contacts concerned, or each unknown one costs a query.
+        """
+        rows: list[dict[str, Any]] = []
+        seq, prev, now, ws = self.head_seq, self.head_hash, self.recorded_at, self.workspace_id
+        late: set[str] = set()
+        for event in events:
+            seq += 1
+            data_json = canonical(event.data)
+            digest = event_hash(prev, seq, event.type.value, event.contact, event.occurred_at,
+                                now, event.actor, event.provider_id, data_json)
+            rows.append({"workspace_id": ws, "seq": seq, "type": event.type.value,
+                         "contact": event.contact, "occurred_at": event.occurred_at,
+                         "recorded_at": now, "actor": event.actor,
+                         "provider_id": event.provider_id, "data": data_json,
+                         "prev_hash": prev, "hash": digest})
+            prev = digest
+            if event.contact is not None:
+                state = self.state(event.contact)
+                if state.last_at is not None and event.occurred_at < state.last_at:
+                    late.add(event.contact)
+                else:
+                    state.apply(event.type.value, event.occurred_at, event.actor, event.data)
+                self._dirty.add(event.contact)
+        insert_many(self.conn, t.events, rows)
+        self.head_seq, self.head_hash = seq, prev
+        for phone in sorted(late):
+            self._states[phone] = fold(phone, contact_events(self.conn, ws, phone))
+        return len(rows)
+
     def close(self) -> None:
         """Write the moved states and the new chain head; called before the commit."""
-        for phone in sorted(self._dirty):
-            save_state(self.conn, self.workspace_id, self._states[phone], self.recorded_at)
+        dirty = [self._states[p] for p in sorted(self._dirty)]
+        save_states(self.conn, self.workspace_id, dirty, self._stored, self.recorded_at)
+        self._stored.update(self._dirty)
         self._dirty.clear()
         self.conn.execute(
             update(t.workspaces)
@@ -141,8 +188,11 @@ class Ledger:
         )
 
 
-def save_state(conn: Connection, workspace_id: int, state: ContactState, now: str) -> None:
-    values = {
+def state_row(workspace_id: int, state: ContactState, now: str) -> dict[str, Any]:
+    """The ``contacts`` row that stores ``state``: the summary columns and the whole state."""
+    return {
+        "workspace_id": workspace_id,
+        "phone": state.phone,
         "status": state.status,
         "blocked": state.blocked,
         "lists": "".join(f",{n}" for n, s in sorted(state.lists.items())
@@ -150,14 +200,69 @@ def save_state(conn: Connection, workspace_id: int, state: ContactState, now: st
         "state": canonical(state.to_dict()),
         "updated_at": now,
     }
-    done = conn.execute(
-        update(t.contacts)
-        .where(t.contacts.c.workspace_id == workspace_id, t.contacts.c.phone == state.phone)
-        .values(**values)
-    )
-    if done.rowcount == 0:
-        conn.execute(insert(t.contacts).values(workspace_id=workspace_id, phone=state.phone,
-                                               **values))
+
+
+_UPDATE_STATE = (
+    update(t.contacts)
+    .where(t.contacts.c.workspace_id == bindparam("ws"), t.contacts.c.phone == bindparam("p"))
+    .values(status=bindparam("status"), blocked=bindparam("blocked"),
+            lists=bindparam("lists"), state=bindparam("state"),
+            updated_at=bindparam("updated_at"))
+)
+
+
+def save_states(conn: Connection, workspace_id: int, states: Sequence[ContactState],
+                stored: set[str], now: str) -> None:
+    """Store many states: one ``executemany`` of updates (rows known to exist), one of inserts.
+
+    ``stored`` holds the phones whose row exists; a phone not in it is inserted.
+    """
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for state in states:
+        row = state_row(workspace_id, state, now)
+        if state.phone in stored:
+            row["ws"], row["p"] = row.pop("workspace_id"), row.pop("phone")
+            updates.append(row)
+        else:
+            inserts.append(row)
+    if updates:
+        conn.execute(_UPDATE_STATE, updates)
+    insert_many(conn, t.contacts, inserts)
+
+
+_INSERTS: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``INSERT`` many rows with one DB-API ``executemany``, the statement compiled once per
+    dialect: SQLAlchemy's per-row parameter processing is most of the cost of a bulk insert,
+    and these rows hold only strings, integers, booleans and None, which need none.
+    """
+    if not rows:
+        return
+    key = (conn.dialect.name, table.name)
+    if key not in _INSERTS:
+        compiled = insert(table).values({c: bindparam(c) for c in rows[0]}).compile(
+            dialect=conn.dialect)
+        positions = compiled.positiontup if compiled.positional else None
+        _INSERTS[key] = (compiled.string, tuple(positions) if positions is not None else None)
+    sql, order = _INSERTS[key]
+    if order is not None:
+        conn.exec_driver_sql(sql, [tuple(row[c] for c in order) for row in rows])
+    else:
+        conn.exec_driver_sql(sql, rows)
+
+
+def stored_states(conn: Connection, workspace_id: int, phones: Sequence[str]
+                  ) -> Iterator[tuple[str, ContactState]]:
+    """The stored states of those of ``phones`` that have one, by chunked ``IN`` queries."""
+    for start in range(0, len(phones), LOOKUP_CHUNK):
+        chunk = phones[start:start + LOOKUP_CHUNK]
+        rows = conn.execute(select(t.contacts.c.phone, t.contacts.c.state).where(
+            t.contacts.c.workspace_id == workspace_id, t.contacts.c.phone.in_(chunk)))
+        for row in rows:
+            yield row.phone, ContactState.from_dict(json.loads(row.state))
 
 
 def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:

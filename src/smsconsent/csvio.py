@@ -1,0 +1,204 @@
+"""The CSV conventions every bulk command shares, in one place.
+
+A file has a header row; the number is in a column named ``phone`` (``number`` and ``mobile``
+are accepted too, in that order of preference); a BOM, CRLF line ends, quoted fields and blank
+lines are all fine. A file is checked from end to end (``scan``) before anything is done with
+it, so a bad file (missing, empty, not UTF-8, no phone column, unreadable CSV) is refused with a
+clear message and nothing is written anywhere. Rejected rows are written with the original
+row's columns plus ``reason`` (a machine code) and ``detail`` (for people).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, TextIO
+
+from smsconsent.errors import BadInput
+
+PHONE_COLUMNS = ("phone", "number", "mobile")
+ENCODING = "utf-8-sig"  # UTF-8, with or without a byte-order mark
+MAX_FIELD = 16 << 20  # characters: the csv module's default (128 KiB) would fail mid-file
+
+
+class TextSink(Protocol):
+    """Anything text can be written to: an open file, a StringIO, an HTTP response buffer."""
+
+    def write(self, text: str, /) -> int: ...
+
+
+class Progress(Protocol):
+    """Told the number of rows once the file is checked, then each batch done."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, rows: int) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, rows: int) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class CsvShape:
+    """What ``scan`` learnt: the header, where the phone and other known columns are, and
+    about how many data rows there are (lines, for the progress bar)."""
+
+    header: list[str]
+    phone: int
+    rows: int
+    index: dict[str, int]
+
+    def column(self, name: str) -> int | None:
+        """Where the column named ``name`` (lower case) is, or None; the first one wins."""
+        return self.index.get(name)
+
+
+def _blank(row: list[str]) -> bool:
+    return not any(field.strip() for field in row)
+
+
+def _text(source: BinaryIO) -> io.TextIOWrapper:
+    return io.TextIOWrapper(source, encoding=ENCODING, errors="strict", newline="")
+
+
+def scan(source: BinaryIO, name: str = "the file") -> CsvShape:
+    """Check the whole file before anything is done with it; rewinds it.
+
+    Refuses (BadInput) a file that is empty, not UTF-8, or has no phone column. The bytes are
+    decoded block by block (C speed) and lines counted for the progress bar; the CSV parser
+    itself cannot fail later: quoting is lenient and the field size is capped far above any
+    real field (``MAX_FIELD``).
+    """
+    decoder = codecs.getincrementaldecoder(ENCODING)("strict")
+    lines, offset = 0, 0
+    tail = b""
+    try:
+        while block := source.read(1 << 20):
+            decoder.decode(block)
+            lines += block.count(b"\n")
+            offset += len(block)
+            tail = block[-1:]
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{name} is not UTF-8 text ({exc.reason} near byte "
+                       f"{offset + exc.start:,}): save it as UTF-8 and try again",
+                       code="not_utf8") from None
+    lines += 1 if tail not in (b"", b"\n") else 0
+    source.seek(0)
+    first = data_rows(source, header=True)
+    header = next(first, None)
+    first.close()  # detaches the text wrapper, which would otherwise close ``source``
+    source.seek(0)
+    if header is None:
+        raise BadInput(f"{name} is empty: a header row and at least one row are needed",
+                       code="empty_file")
+    names = [h.strip().lower() for h in header]
+    index: dict[str, int] = {}
+    for i, column in enumerate(names):
+        index.setdefault(column, i)
+    for wanted in PHONE_COLUMNS:
+        if wanted in index:
+            return CsvShape(header, index[wanted], max(0, lines - 1), index)
+    raise BadInput(f"{name} has no phone column: name one of {', '.join(PHONE_COLUMNS)} "
+                   f"(the header is {', '.join(header)})", code="no_phone_column")
+
+
+def data_rows(source: BinaryIO, *, header: bool = False
+              ) -> Generator[list[str], None, None]:
+    """The rows after the header (or the header alone), blank lines skipped; use it on a file
+    ``scan`` accepted."""
+    if csv.field_size_limit() < MAX_FIELD:
+        csv.field_size_limit(MAX_FIELD)
+    text = _text(source)
+    try:
+        seen_header = False
+        for row in csv.reader(text):
+            if _blank(row):
+                continue
+            if seen_header or header:
+                yield row
+                if header:
+                    return
+            seen_header = True
+    finally:
+        text.detach()
+
+
+def open_input(path: str | Path) -> BinaryIO:
+    """Open a file named on the command line, or say clearly why it cannot be read."""
+    target = Path(path)
+    if not target.exists():
+        raise BadInput(f"no such file: {target}", code="no_such_file")
+    if not target.is_file():
+        raise BadInput(f"not a file: {target}", code="not_a_file")
+    try:
+        return target.open("rb")
+    except OSError as exc:
+        raise BadInput(f"cannot read {target}: {exc.strerror}", code="unreadable") from None
+
+
+class LazyFile:
+    """An output file created on the first write, so a refused input leaves no file behind."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file: TextIO | None = None
+
+    def write(self, text: str, /) -> int:
+        if self._file is None:
+            self._file = self.path.open("w", encoding="utf-8", newline="")
+        return self._file.write(text)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class RowsWriter:
+    """A CSV writer that counts what it writes; ``extra`` columns are added to the header."""
+
+    def __init__(self, sink: TextSink, header: list[str], extra: tuple[str, ...] = ()) -> None:
+        self.width = len(header)
+        self._writer = csv.writer(sink, lineterminator="\n")
+        self._writer.writerow([*header, *extra])
+        self.count = 0
+
+    def write(self, row: list[str]) -> None:
+        self._writer.writerow(row)
+        self.count += 1
+
+
+class RejectsWriter(RowsWriter):
+    """Writes a refused row as it came (padded to the header), plus ``reason`` and ``detail``."""
+
+    def __init__(self, sink: TextSink, header: list[str]) -> None:
+        super().__init__(sink, header, ("reason", "detail"))
+
+    def reject(self, row: list[str], reason: str, detail: str) -> None:
+        fields = fit(row, self.width)
+        if len(row) > self.width:
+            detail = f"{detail} (extra fields: {', '.join(row[self.width:])})"
+        self.write([*fields, reason, detail])
+
+
+def fit(row: list[str], width: int) -> list[str]:
+    """The row cut or padded to the header's width (a short row's missing fields are empty)."""
+    if len(row) == width:
+        return row
+    return row[:width] if len(row) > width else row + [""] * (width - len(row))
+
+
+def field(row: list[str], index: int | None) -> str:
+    """A field's value, stripped; empty when the column is absent or the row is short."""
+    if index is None or index >= len(row):
+        return ""
+    return row[index].strip()

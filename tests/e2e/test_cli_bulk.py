@@ -1,0 +1,130 @@
+"""The bulk commands through the real console script, on both backends."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from tests.conftest import Cli
+
+SENDER = "+15557654321"
+
+
+def _setup(cli: Cli) -> None:
+    assert cli("workspace", "create", "default", "--business-name", "Acme",
+               "--contact", "help@acme.test").code == 0
+    assert cli("number", "add", SENDER).code == 0
+
+
+def _events(cli: Cli) -> int:
+    result = cli("audit", "verify")
+    assert result.code == 0, result.out
+    return int(result.json()["events"])
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_import_opt_outs_idempotent_with_rejects(cli: Cli, tmp_path: Path) -> None:
+    """Import writes events that verify, rejects unreadable rows with reasons, and a re-import
+    changes nothing."""
+    _setup(cli)
+    data = tmp_path / "optouts.csv"
+    data.write_bytes(
+        "\ufeffphone,opted_out_at,source,evidence\r\n"
+        "+15551230001,2024-01-02T03:04:05Z,keyword STOP,old tool\r\n"
+        "\r\n"
+        '"(555) 123-0002",,,"said ""stop"" on a call"\r\n'
+        "bad,,,\r\n"
+        "+15551230003,yesterday,,\r\n".encode())
+    first = cli("import", "opt-outs", str(data))
+    assert first.code == 0, first.err
+    assert first.json() | {"seconds": 0} == {
+        "rows": 4, "imported": 2, "unchanged": 0, "rejected": 2,
+        "rejects_file": str(tmp_path / "optouts.csv.rejects.csv"), "seconds": 0}
+    rejects = _rows(tmp_path / "optouts.csv.rejects.csv")
+    assert [(r["phone"], r["reason"]) for r in rejects] == [
+        ("bad", "invalid_phone"), ("+15551230003", "bad_time")]
+    assert all(r["detail"] for r in rejects)
+    events = _events(cli)
+    again = cli("import", "opt-outs", str(data), "--rejects", str(tmp_path / "r2.csv"))
+    assert again.json()["imported"] == 0 and again.json()["unchanged"] == 2
+    assert _events(cli) == events
+    status = cli("status", "5551230002").json()
+    assert status["status"] == "opted_out"
+    assert status["consents"]["sms:workspace"]["source"] == "import"
+
+
+def test_filter_passes_columns_and_gives_reasons(cli: Cli, tmp_path: Path) -> None:
+    """Filter keeps merge fields, writes E.164 under phone, refuses with reasons, records
+    nothing."""
+    _setup(cli)
+    assert cli("opt-out", "+15551230001", "--by", "alice").code == 0
+    events = _events(cli)
+    data = tmp_path / "blast.csv"
+    data.write_text('first,mobile,city\nAnn,+15551230001,x\nBob,(555) 123-0009,"Lyon, FR"\n'
+                    "Bob again,5551230009,y\nNo,12,z\n", encoding="utf-8")
+    result = cli("filter", str(data), "--from", SENDER, "--purpose", "informational",
+                 "-o", str(tmp_path / "send.csv"), "--rejects", str(tmp_path / "refused.csv"))
+    assert result.code == 0, result.err
+    summary = result.json()
+    assert (summary["rows"], summary["sendable"], summary["refused"]) == (4, 1, 3)
+    assert summary["by_reason"] == {"duplicate": 1, "invalid_phone": 1, "opted_out": 1}
+    assert _rows(tmp_path / "send.csv") == [
+        {"first": "Bob", "phone": "+15551230009", "city": "Lyon, FR"}]
+    refused = _rows(tmp_path / "refused.csv")
+    assert [(r["first"], r["mobile"], r["reason"]) for r in refused] == [
+        ("Ann", "+15551230001", "opted_out"), ("Bob again", "5551230009", "duplicate"),
+        ("No", "12", "invalid_phone")]
+    marketing = cli("filter", str(data), "--from", SENDER, "-o", str(tmp_path / "m.csv"))
+    assert marketing.json()["by_reason"]["no_marketing_consent"] == 1
+    assert _events(cli) == events
+
+
+def test_bad_files_exit_2_and_change_nothing(cli: Cli, tmp_path: Path) -> None:
+    """A missing, empty, non-UTF-8 or phoneless file exits 2, writes no file and no event."""
+    _setup(cli)
+    events = _events(cli)
+    empty, latin, nophone = tmp_path / "e.csv", tmp_path / "l.csv", tmp_path / "n.csv"
+    empty.write_text("\n\n", encoding="utf-8")
+    latin.write_bytes("phone,name\n+15551230001,Jos\xe9\n".encode("latin-1"))
+    nophone.write_text("name,email\nA,a@b.test\n", encoding="utf-8")
+    cases = {tmp_path / "missing.csv": "no_such_file", empty: "empty_file",
+             latin: "not_utf8", nophone: "no_phone_column"}
+    for path, code in cases.items():
+        result = cli("import", "opt-outs", str(path))
+        assert result.code == 2 and code in result.err, (path, result.err)
+        assert not Path(f"{path}.rejects.csv").exists()
+        result = cli("filter", str(path), "--from", SENDER, "-o", str(tmp_path / "s.csv"))
+        assert result.code == 2 and code in result.err
+        assert not (tmp_path / "s.csv").exists()
+    assert _events(cli) == events
+
+
+def test_import_contacts_rules_and_export(cli: Cli, tmp_path: Path) -> None:
+    """Contacts import never overrides an opt-out, needs written consent for marketing, is
+    idempotent; the opt-out export lists the opted-out contact."""
+    _setup(cli)
+    assert cli("opt-out", "+15551230001", "--by", "alice").code == 0
+    data = tmp_path / "contacts.csv"
+    data.write_text(
+        "phone,consent_type,purpose,evidence\n"
+        "+15551230001,express,,web form\n"
+        "+15551230002,express_written,marketing,signed form 2025-01-02\n"
+        "+15551230003,express,marketing,web form\n"
+        "+15551230004,,,\n", encoding="utf-8")
+    first = cli("import", "contacts", str(data))
+    assert (first.json()["imported"], first.json()["rejected"]) == (1, 3)
+    reasons = [r["reason"] for r in _rows(tmp_path / "contacts.csv.rejects.csv")]
+    assert sorted(reasons) == ["evidence_required", "marketing_needs_express_written", "opted_out"]
+    again = cli("import", "contacts", str(data))
+    assert (again.json()["imported"], again.json()["unchanged"]) == (0, 1)
+    allowed = cli("check", "--from", SENDER, "--to", "+15551230002", "--purpose", "marketing")
+    assert allowed.code == 0
+    exported = cli("export", "opt-outs", "--format", "jsonl")
+    assert [line for line in exported.out.splitlines() if "+15551230001" in line]
+    ledger = cli("export", "ledger", "--format", "csv", "-o", str(tmp_path / "ledger.csv"))
+    assert ledger.code == 0
+    assert len(_rows(tmp_path / "ledger.csv")) == _events(cli)

@@ -1,0 +1,52 @@
+"""The bulk phone normaliser gives exactly the answers of ``normalize_phone``."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smsconsent.domain.phones import PhoneNormalizer, normalize_phone
+from smsconsent.errors import InvalidPhone
+
+
+def _slow(text: str, region: str) -> str:
+    try:
+        return normalize_phone(text, region)
+    except InvalidPhone as exc:
+        return f"error: {exc.message}"
+
+
+def _fast(norm: PhoneNormalizer, text: str) -> str:
+    try:
+        return norm(text)
+    except InvalidPhone as exc:
+        return f"error: {exc.message}"
+
+
+_PHONEISH = st.text(alphabet="0123456789 ()-.+", min_size=0, max_size=20)
+_NANP = st.from_regex(r"\A(\+1|1)?[ (]?[0-9]{3}[) .-]?[0-9]{3}[ .-]?[0-9]{4}\Z")
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(_PHONEISH, _NANP), region=st.sampled_from(["US", "CA", "GB"]))
+def test_same_answer_as_normalize_phone(text: str, region: str) -> None:
+    """On phone-like noise and NANP shapes, the fast path agrees with the slow one exactly."""
+    norm = PhoneNormalizer(region)
+    assert _fast(norm, text) == _slow(text, region)
+    assert _fast(norm, text) == _slow(text, region)  # a second time, from the prefix cache
+
+
+@pytest.mark.parametrize("region", sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1]))
+def test_line_digits_never_change_validity(region: str) -> None:
+    """For every NANP region's example numbers, the last three digits do not change validity."""
+    norm = PhoneNormalizer("US")
+    for kind in range(12):
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is None or example.country_code != 1:
+            continue
+        national = str(example.national_number)
+        for tail in range(0, 1000, 37):
+            number = f"+1{national[:7]}{tail:03d}"
+            assert _fast(norm, number) == _slow(number, "US"), number
