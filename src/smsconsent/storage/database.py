@@ -180,10 +180,13 @@ def ensure_schema(engine: Engine, *, create_if_empty: bool = True) -> None:
     if current == head:
         return
     if current is None and create_if_empty:
-        with engine.connect() as conn:
-            empty = not engine.dialect.has_table(conn, "workspaces")
-        if empty:
-            upgrade(engine)
+        # Decided again under the migration lock: another instance may be migrating right now.
+        with _migrating(engine) as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current is None and not engine.dialect.has_table(conn, "workspaces"):
+                command.upgrade(_alembic_config(conn), "head")
+                current = head
+        if current == head:
             return
     raise SchemaOutOfDate(
         f"the database schema is at {current or 'no revision'}, this smsconsent needs {head}: "
