@@ -76,5 +76,5 @@ def test_cli_db_upgrade_and_downgrade(cli: Cli) -> None:
                                                                     "head": head}
     bad = cli("db", "downgrade", "--revision", "nope")
     assert bad.code == 2 and "bad_revision" in bad.err
-    assert cli("db", "upgrade", "--revision", FIRST_RELEASE).json()["revision"] == FIRST_RELEASE
-    assert cli("db", "current").json() == {"revision": FIRST_RELEASE, "head": head}
+    assert cli("db", "upgrade", "--revision", FIRST_RELEASE).json() == {"revision": FIRST_RELEASE,
+                                                                      "head": head}
