@@ -36,6 +36,8 @@ mode checked, since a file system without WAL support would silently keep the ro
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -80,9 +82,9 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=60000")  # first: switching to WAL may wait for a lock
-        mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() not in ("wal", "memory"):
+        cur.execute("PRAGMA busy_timeout=60000")
+        mode = _use_wal(cur)
+        if mode not in ("wal", "memory"):
             cur.close()
             raise BadInput(f"SQLite could not use WAL mode here (journal mode {mode!r})")
         cur.execute("PRAGMA synchronous=FULL")
@@ -93,6 +95,26 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _use_wal(cur: Any) -> str:
+    """Switch the file to WAL (it stays so) and return the journal mode.
+
+    Connections opening a new file together (workers starting at once) can be refused the
+    switch with "database is locked" at once, as SQLite does not call the busy handler there:
+    so the switch is tried only when needed, and again for up to the busy timeout.
+    """
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            mode = str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode in ("wal", "memory"):
+                return mode
+            return str(cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def is_sqlite(conn: Connection | Engine) -> bool:
