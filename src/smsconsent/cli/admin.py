@@ -190,3 +190,17 @@ def db_current(ctx: typer.Context) -> None:
     engine = run(lambda: database.make_engine(ctx.obj.db))
     emit({"revision": run(lambda: database.current_revision(engine)),
           "head": database.head_revision()})
+
+
+@db_app.command("downgrade")
+def db_downgrade(ctx: typer.Context,
+                 revision: str = typer.Option(..., "--revision",
+                                              help="Target revision (`base` empties the schema).")
+                 ) -> None:
+    """Undo schema migrations down to --revision, in one transaction (back up first).
+
+    Example: smsconsent db downgrade --revision 0001
+    """
+    engine = run(lambda: database.make_engine(ctx.obj.db))
+    run(lambda: database.downgrade(engine, revision))
+    emit({"revision": database.current_revision(engine), "head": database.head_revision()})

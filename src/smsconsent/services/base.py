@@ -43,7 +43,7 @@ class Store:
     def write(self, workspace_id: int) -> Iterator[Ledger]:
         """One write transaction on a workspace's ledger: locked, chained, committed together."""
         with writing(self.engine) as conn:
-            ledger = Ledger.open(conn, workspace_id, self.now())
+            ledger = Ledger.open(conn, workspace_id, self.now)
             yield ledger
             ledger.close()
 

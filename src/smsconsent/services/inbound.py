@@ -28,6 +28,7 @@ from smsconsent.errors import BadInput, NotFound
 from smsconsent.services.base import (
     Store,
     check_text,
+    find_number,
     load_workspace_by_id,
     our_number,
     parse_contact,
@@ -110,8 +111,11 @@ def handle_inbound(store: Store, sender: str, to: str, body: str, *,
         ws = load_workspace_by_id(conn, number.workspace_id)
         contact = parse_contact(sender, ws.region)
         policy = keyword_policy(conn, ws, number)
-    reading = classify(body, policy)
+    reading = classify(body, policy)  # outside the lock: the text is read as it arrived
     with store.write(ws.id) as ledger:
+        # The scope and campaign an opt-out is recorded under are those under the lock.
+        ws = load_workspace_by_id(ledger.conn, ws.id)
+        number = find_number(ledger.conn, our) or number
         if provider_id is not None:
             seen = ledger.seen_provider_id(provider_id)
             if seen is not None:

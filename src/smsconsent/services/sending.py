@@ -1,7 +1,8 @@
 """The send gate as use cases: ``check`` answers, ``send`` answers and records.
 
-``send`` decides under the workspace's write lock, so a send can never pass an opt-out that
-committed before it (storage/database.py).
+``send`` decides under the workspace's write lock, on the contact's state, the workspace's
+policy and the number's campaign as they are under that lock, so a send can never pass an
+opt-out (or a policy change) that committed before it (storage/database.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from smsconsent.domain.gate import PURPOSES, Decision, decide
 from smsconsent.errors import BadInput
 from smsconsent.services.base import (
     Store,
+    find_number,
     load_workspace_by_id,
     our_number,
     parse_contact,
@@ -79,6 +81,8 @@ def send(store: Store, sender: str, to: str, body: str, purpose: str = "informat
         contact = parse_contact(to, ws.region)
         _known_list(conn, ws.id, list_name)
     with store.write(ws.id) as ledger:
+        ws = load_workspace_by_id(ledger.conn, ws.id)
+        number = find_number(ledger.conn, ours) or number
         state = ledger.state(contact)
         decision = decide(state, number.number, number.campaign, purpose, ws.policy, list_name,
                           body)

@@ -29,7 +29,7 @@ from smsconsent.services.base import (
 )
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import writing
-from smsconsent.storage.ledger import GENESIS
+from smsconsent.storage.ledger import GENESIS, Ledger
 
 TEMPLATE_OPTIONS = {"help_text": "help", "stop_text": "stop", "start_text": "start"}
 
@@ -90,22 +90,27 @@ def create_workspace(store: Store, name: str, *, business_name: str, contact: st
         raise BadInput(f"region must be a two-letter country code, not {region!r}")
     policy = _policy(WorkspacePolicy(), options)
     templates = _templates(Templates(), business_name, contact, options)
-    now = store.now()
-    with writing(store.engine) as conn:
-        if conn.execute(select(t.workspaces.c.id).where(t.workspaces.c.name == name)).first():
-            raise Conflict(f"workspace {name!r} already exists", code="workspace_exists")
-        ws_id = conn.execute(
-            insert(t.workspaces).values(
-                name=name, business_name=business_name, contact=contact, region=region.upper(),
-                policy=json.dumps(policy.to_dict()), templates=json.dumps(templates.to_dict()),
-                secrets="{}", head_seq=0, head_hash=GENESIS, created_at=now,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-    with store.write(ws_id) as ledger:
-        ledger.record(Event(EventType.WORKSPACE_CREATED, now, SYSTEM, data={
-            "name": name, "business_name": business_name, "contact": contact,
-            "policy": policy.to_dict(), "templates": templates.to_dict()}))
-        ws = load_workspace(ledger.conn, name)
+    try:
+        with writing(store.engine) as conn:
+            # One transaction: a workspace never exists without its creation event.
+            if conn.execute(select(t.workspaces.c.id).where(t.workspaces.c.name == name)).first():
+                raise Conflict(f"workspace {name!r} already exists", code="workspace_exists")
+            ws_id = conn.execute(
+                insert(t.workspaces).values(
+                    name=name, business_name=business_name, contact=contact,
+                    region=region.upper(), policy=json.dumps(policy.to_dict()),
+                    templates=json.dumps(templates.to_dict()), secrets="{}", head_seq=0,
+                    head_hash=GENESIS, created_at=store.now(),
+                )
+            ).inserted_primary_key[0]  # type: ignore[index]
+            ledger = Ledger.open(conn, ws_id, store.now)
+            ledger.record(Event(EventType.WORKSPACE_CREATED, ledger.recorded_at, SYSTEM, data={
+                "name": name, "business_name": business_name, "contact": contact,
+                "policy": policy.to_dict(), "templates": templates.to_dict()}))
+            ledger.close()
+            ws = load_workspace(conn, name)
+    except IntegrityError:  # the same name created at the same moment elsewhere
+        raise Conflict(f"workspace {name!r} already exists", code="workspace_exists") from None
     return describe(ws)
 
 
@@ -130,7 +135,7 @@ def update_workspace(store: Store, name: str, *, actor: str = SYSTEM, **changes:
                 policy=json.dumps(policy.to_dict()), templates=json.dumps(templates.to_dict()),
             )
         )
-        ledger.record(Event(EventType.WORKSPACE_CHANGED, store.now(), actor, data={
+        ledger.record(Event(EventType.WORKSPACE_CHANGED, ledger.recorded_at, actor, data={
             "business_name": business, "contact": contact, "policy": policy.to_dict(),
             "templates": templates.to_dict()}))
         ws = load_workspace(ledger.conn, name)
@@ -175,10 +180,14 @@ def add_number(store: Store, workspace: str, number: str, *, campaign: str | Non
                 update(t.numbers).where(t.numbers.c.number == e164).values(campaign=campaign)
             )
         else:
-            ledger.conn.execute(insert(t.numbers).values(
-                number=e164, workspace_id=ws.id, kind=kind.value, campaign=campaign,
-                created_at=store.now()))
-        ledger.record(Event(EventType.NUMBER_ADDED, store.now(), actor,
+            try:
+                ledger.conn.execute(insert(t.numbers).values(
+                    number=e164, workspace_id=ws.id, kind=kind.value, campaign=campaign,
+                    created_at=ledger.recorded_at))
+            except IntegrityError:  # added to another workspace at the same moment
+                raise Conflict(f"{e164} belongs to another workspace",
+                               code="number_taken") from None
+        ledger.record(Event(EventType.NUMBER_ADDED, ledger.recorded_at, actor,
                             data={"number": e164, "kind": kind.value, "campaign": campaign}))
     return {"number": e164, "workspace": ws.name, "kind": kind.value, "campaign": campaign,
             "yes_opts_in": kind is not NumberKind.TOLL_FREE and ws.policy.keywords.yes_opts_in}
@@ -202,10 +211,10 @@ def add_list(store: Store, workspace: str, name: str, *, keyword: str | None = N
                            code="keyword_taken")
         try:
             ledger.conn.execute(insert(t.contact_lists).values(
-                workspace_id=ws.id, name=name, keyword=keyword, created_at=store.now()))
+                workspace_id=ws.id, name=name, keyword=keyword, created_at=ledger.recorded_at))
         except IntegrityError:
             raise Conflict(f"list {name!r} already exists", code="list_exists") from None
-        ledger.record(Event(EventType.LIST_CREATED, store.now(), actor,
+        ledger.record(Event(EventType.LIST_CREATED, ledger.recorded_at, actor,
                             data={"list": name, "keyword": keyword}))
     return {"list": name, "keyword": keyword, "workspace": ws.name}
 

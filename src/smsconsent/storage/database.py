@@ -1,15 +1,43 @@
 """Engines, transactions and schema versions, for SQLite and PostgreSQL from the same code.
 
-Serialisation, in one place: every write to a workspace first locks that workspace's row
-(``SELECT ... FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` takes SQLite's single writer
-lock). The row holds the head of the workspace's hash chain, so all writes of one workspace are
-applied one after the other, in the order they commit, across processes and machines, and a
-send decided under the lock sees every opt-out committed before it. Reads take no lock.
-SQLite runs in WAL mode with ``synchronous=FULL``: durability first.
+The invariant, and the one place it is written down (docs point here): **once an opt-out has
+committed, no send decided after it gets through, on any process or machine.** It holds because
+every write to a workspace runs in one transaction that first takes the workspace's lock, with
+the database's own means, never a process-local one:
+
+* PostgreSQL: ``SELECT ... FOR UPDATE`` on the workspace's row (``Ledger.open``), in READ
+  COMMITTED, pinned per transaction whatever the server's default. Every statement after the
+  lock sees everything committed before the lock was granted. Each transaction locks exactly
+  one workspace row, always first, so no two writers wait on each other in a cycle: no
+  deadlocks; and READ COMMITTED with an explicit lock raises no serialization failures, so
+  there is nothing to retry.
+* SQLite: ``BEGIN IMMEDIATE`` takes the database's single writer lock before the first
+  statement; a busy writer is waited for (``busy_timeout``, 60 s), never failed at once.
+
+The row holds the head of the workspace's hash chain, so writes are applied one after the other
+in commit order, and the ledger's clock is read under the lock and never runs backwards within a
+workspace (``Ledger.open``), so sequence order is time order for everything recorded "now".
+Everything a decision depends on (the contact's state, the workspace's policy, the number's
+campaign) is read under the lock (services/sending.py, services/inbound.py). Contacts, numbers
+and lists are only written under their workspace's lock, so their read-then-write upserts
+cannot race; the unique keys behind them turn any slip into ``Conflict``, not a crash.
+
+Reads take no lock and see one snapshot: ``BEGIN DEFERRED`` in WAL mode on SQLite,
+``REPEATABLE READ, READ ONLY`` on PostgreSQL (so ``verify`` never sees half of a concurrent
+write; read-only snapshots cannot fail to serialize).
+
+A connection goes back to the pool rolled back (SQLAlchemy's reset on return), so no
+transaction leaks to the next user; engines must not cross ``fork`` (the tests use ``spawn``).
+
+SQLite, durability first: WAL (readers never block the writer), ``synchronous=FULL`` (a
+commit is on disk before it returns, power loss included), foreign keys on, and the journal
+mode checked, since a file system without WAL support would silently keep the rollback journal.
 """
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -28,6 +56,10 @@ if TYPE_CHECKING:
 # Alembic out of every command's start-up.
 SCHEMA_HEAD = "0002"
 
+WRITE_ISOLATION = "READ COMMITTED"
+READ_ISOLATION = "REPEATABLE READ"
+MIGRATION_LOCK = 0x736D73636F6E  # pg_advisory_xact_lock key: one `db upgrade` at a time
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, full sync, foreign keys and one writer lock."""
@@ -42,7 +74,8 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = str(parsed.set(drivername="postgresql+psycopg"))
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                             isolation_level=WRITE_ISOLATION)
     raise BadInput(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
 
@@ -51,10 +84,13 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        mode = _use_wal(cur)
+        if mode not in ("wal", "memory"):
+            cur.close()
+            raise BadInput(f"SQLite could not use WAL mode here (journal mode {mode!r})")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk imports insert into big indexes
         cur.close()
 
@@ -62,6 +98,26 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _use_wal(cur: Any) -> str:
+    """Switch the file to WAL (it stays so) and return the journal mode.
+
+    Connections opening a new file together (workers starting at once) can be refused the
+    switch with "database is locked" at once, as SQLite does not call the busy handler there:
+    so the switch is tried only when needed, and again for up to the busy timeout.
+    """
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            mode = str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            if mode in ("wal", "memory"):
+                return mode
+            return str(cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def is_sqlite(conn: Connection | Engine) -> bool:
@@ -77,9 +133,12 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction that never waits for the writer."""
+    """A read-only transaction on one snapshot that never waits for the writer."""
     with engine.connect() as raw:
-        conn = raw.execution_options(readonly=True)
+        if is_sqlite(raw):
+            conn = raw.execution_options(readonly=True)
+        else:
+            conn = raw.execution_options(isolation_level=READ_ISOLATION, postgresql_readonly=True)
         with conn.begin():
             yield conn
 
@@ -111,25 +170,47 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return None
-        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        return _revision(conn)
+
+
+def _revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     return rows[0] if len(rows) == 1 else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the migrations up to ``revision`` (``smsconsent db upgrade``)."""
+    """Apply the migrations up to ``revision`` (``smsconsent db upgrade``), in one transaction.
+
+    Instances starting together on an empty database each call this: the first migrates, the
+    others wait for it (PostgreSQL advisory lock; SQLite's writer lock) and find nothing to do.
+    """
     from alembic import command
 
-    with engine.begin() as conn:
+    with _migrating(engine) as conn:
         command.upgrade(_alembic_config(conn), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to ``revision`` (``smsconsent db downgrade``), in one transaction."""
     from alembic import command
 
-    with engine.begin() as conn:
+    with _migrating(engine) as conn:
         command.downgrade(_alembic_config(conn), revision)
+
+
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    from alembic.util.exc import CommandError
+
+    try:
+        with engine.begin() as conn:
+            if not is_sqlite(conn):
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            yield conn
+    except CommandError as exc:  # an unknown revision, say: the operator's input
+        raise BadInput(f"migration refused: {exc}", code="bad_revision") from None
 
 
 def ensure_schema(engine: Engine, *, create_if_empty: bool = True) -> None:
@@ -143,10 +224,15 @@ def ensure_schema(engine: Engine, *, create_if_empty: bool = True) -> None:
     if current == head:
         return
     if current is None and create_if_empty:
-        with engine.connect() as conn:
-            empty = not engine.dialect.has_table(conn, "workspaces")
-        if empty:
-            upgrade(engine)
+        # Decided again under the migration lock: another instance may be migrating right now.
+        with _migrating(engine) as conn:
+            current = _revision(conn)
+            if current is None and not engine.dialect.has_table(conn, "workspaces"):
+                from alembic import command
+
+                command.upgrade(_alembic_config(conn), "head")
+                current = head
+        if current == head:
             return
     raise SchemaOutOfDate(
         f"the database schema is at {current or 'no revision'}, this smsconsent needs {head}: "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,13 +65,25 @@ class Ledger:
     _stored: set[str] = field(default_factory=set)
 
     @classmethod
-    def open(cls, conn: Connection, workspace_id: int, recorded_at: str) -> Ledger:
+    def open(cls, conn: Connection, workspace_id: int, now: Callable[[], str]) -> Ledger:
+        """Lock the workspace, then read the clock: never before, and never behind the head.
+
+        A clock read before the lock, or a machine whose clock lags another's, would give a
+        later event an earlier time, and the time-ordered fold would then apply a START before
+        the STOP it followed. So ``recorded_at`` is at least the head event's.
+        """
         query = select(t.workspaces.c.head_seq, t.workspaces.c.head_hash).where(
             t.workspaces.c.id == workspace_id
         )
         if not is_sqlite(conn):
             query = query.with_for_update()
         row = conn.execute(query).one()
+        recorded_at = now()
+        if row.head_seq:
+            last = conn.execute(select(t.events.c.recorded_at).where(
+                t.events.c.workspace_id == workspace_id, t.events.c.seq == row.head_seq)
+            ).scalar_one()
+            recorded_at = max(recorded_at, last)
         return cls(conn, workspace_id, row.head_seq, row.head_hash, recorded_at)
 
     # -- contacts ------------------------------------------------------------------------------

@@ -1,0 +1,198 @@
+"""A race harness: worker processes fire STOPs, STARTs, sends and audits at the same contacts, and
+a checker holds the ledger against the invariant (storage/database.py) and against what each
+worker was told.
+
+A worker is a process that fires operations and records what it got. How it fires them is a
+``Client``: ``ServicesClient`` calls ``smsconsent.services`` directly; a client that speaks HTTP
+to one of several ``smsconsent serve`` instances only needs the same four methods, returning the
+same words, and a ``client`` name in ``CLIENTS``. Everything else (the plan, the loop, the
+checks) stays as it is.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from smsconsent import services
+from smsconsent.domain.consent import ContactState
+from smsconsent.domain.gate import decide
+from smsconsent.domain.policy import WorkspacePolicy
+from smsconsent.services import Store
+from smsconsent.storage import ledger as ledger_store
+from smsconsent.storage.database import make_engine
+
+WORKSPACE = "race"
+MAX_SHOTS = 3000  # per worker: bounds the loop whatever the machine's speed
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one worker does: where, for how long, at which contacts, in what random order."""
+
+    db_url: str
+    worker: int
+    ours: str
+    contacts: tuple[str, ...]
+    start_at: float  # time.time() at which every worker begins, so that they overlap
+    seconds: float
+    seed: int
+    client: str = "services"
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One operation as the worker saw it; ``tag`` finds its event in the ledger."""
+
+    op: str
+    contact: str
+    tag: str
+    start: float  # time.monotonic(): one clock for every process on the machine
+    end: float
+    result: str
+
+
+class Client(Protocol):
+    def stop(self, contact: str, tag: str) -> str: ...  # the action: opted_out, already_...
+    def start(self, contact: str, tag: str) -> str: ...  # the action: opted_in, already_...
+    def send(self, contact: str, tag: str) -> str: ...  # "allowed" or the refusal reason
+    def verify(self) -> str: ...  # "ok" or the problems found
+    def close(self) -> None: ...
+
+
+class ServicesClient:
+    """Fires operations through the library, as the CLI and the HTTP server do."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.store = Store(make_engine(plan.db_url))
+
+    def stop(self, contact: str, tag: str) -> str:
+        return services.handle_inbound(self.store, contact, self.plan.ours, "STOP",
+                                       provider_id=tag).action
+
+    def start(self, contact: str, tag: str) -> str:
+        return services.handle_inbound(self.store, contact, self.plan.ours, "START",
+                                       provider_id=tag).action
+
+    def send(self, contact: str, tag: str) -> str:
+        decision = services.send(self.store, self.plan.ours, contact, tag)
+        return "allowed" if decision.allowed else decision.reason
+
+    def verify(self) -> str:
+        result = services.verify(self.store, WORKSPACE)
+        return "ok" if result["ok"] else "; ".join(result["problems"])
+
+    def close(self) -> None:
+        self.store.engine.dispose()
+
+
+CLIENTS: dict[str, Callable[[Plan], Client]] = {"services": ServicesClient}
+OPS = ("stop", "start", "send", "send", "send", "verify")
+
+
+def run_worker(plan: Plan) -> list[Shot]:
+    """The worker process's body: fire random operations until the time is up."""
+    client = CLIENTS[plan.client](plan)
+    rng = random.Random(plan.seed)
+    shots: list[Shot] = []
+    time.sleep(max(0.0, plan.start_at - time.time()))
+    deadline = time.monotonic() + plan.seconds
+    try:
+        while time.monotonic() < deadline and len(shots) < MAX_SHOTS:
+            op = rng.choice(OPS)
+            contact = rng.choice(plan.contacts)
+            tag = f"w{plan.worker}-{len(shots)}"
+            began = time.monotonic()
+            result = client.verify() if op == "verify" else getattr(client, op)(contact, tag)
+            shots.append(Shot(op, contact, tag, began, time.monotonic(), result))
+    finally:
+        client.close()
+    return shots
+
+
+def race(plans: list[Plan], timeout: float) -> list[Shot]:
+    """Run one spawned process per plan at once; every shot of every worker."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(len(plans)) as pool:
+        per_worker = pool.map_async(run_worker, plans).get(timeout=timeout)
+    return [shot for shots in per_worker for shot in shots]
+
+
+# -- the checks ----------------------------------------------------------------------------------
+
+def event_tag(ev: Any) -> str | None:
+    """The worker tag an event carries: the provider id of a text, the body of a send."""
+    if ev.provider_id:
+        return str(ev.provider_id)
+    if ev.type in ("send_allowed", "send_refused"):
+        return str(ev.data["body"]).split()[0].rstrip(".")
+    return None
+
+
+def walk(events: list[Any], policy: WorkspacePolicy, campaign: str | None
+         ) -> tuple[list[int], dict[str, ContactState]]:
+    """Walk each contact's events in ``seq`` order with the gate's own rules: the ``seq`` of
+    every allowed send that the state at that point refuses, and the states at the end."""
+    states: dict[str, ContactState] = {}
+    wrong: list[int] = []
+    for ev in sorted(events, key=lambda e: e.seq):
+        if ev.contact is None:
+            continue
+        state = states.setdefault(ev.contact, ContactState(ev.contact))
+        if ev.type == "send_allowed":
+            decision = decide(state, ev.data["from"], campaign, ev.data["purpose"], policy,
+                              ev.data["list"])
+            if not decision.allowed:
+                wrong.append(ev.seq)
+        state.apply(ev.type, ev.occurred_at, ev.actor, ev.data)
+    return wrong, states
+
+
+def out_of_real_time_order(shots: list[Shot], seq_of: dict[str, int]) -> list[str]:
+    """Tags of operations recorded before one that had already returned when they began.
+
+    Every write to a workspace is serialised, so one that began after another returned must
+    come later in the chain; a send that began after a STOP returned therefore saw it.
+    """
+    writes = [s for s in shots if s.op != "verify"]
+    by_end = sorted(writes, key=lambda s: s.end)
+    wrong: list[str] = []
+    done, highest = 0, 0
+    for shot in sorted(writes, key=lambda s: s.start):
+        while done < len(by_end) and by_end[done].end < shot.start:
+            highest = max(highest, seq_of[by_end[done].tag])
+            done += 1
+        if seq_of[shot.tag] <= highest:
+            wrong.append(shot.tag)
+    return wrong
+
+
+def interleavings(events: list[Any]) -> int:
+    """How often consecutive events of one contact came from different workers."""
+    last: dict[str, str] = {}
+    switches = 0
+    for ev in sorted(events, key=lambda e: e.seq):
+        tag = event_tag(ev)
+        if ev.contact is None or tag is None:
+            continue
+        worker = tag.split("-")[0]
+        if last.get(ev.contact, worker) != worker:
+            switches += 1
+        last[ev.contact] = worker
+    return switches
+
+
+def ledger_events(store: Store, workspace_id: int) -> list[Any]:
+    with store.read() as conn:
+        events: list[Any] = []
+        while True:
+            page = ledger_store.events_page(conn, workspace_id, after=events[-1].seq if events
+                                            else 0, limit=1000)
+            events.extend(page)
+            if len(page) < 1000:
+                return events
