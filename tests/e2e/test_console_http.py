@@ -53,6 +53,7 @@ def test_sign_in_csrf_and_sign_out(tenant: Tenant, visitor: Console) -> None:
     assert visitor.sign_in("sk_0123456789abcdef_nope").status_code == 401
     assert visitor.sign_in(tenant.keys["manager"]).headers["location"] == "/console/contacts"
     assert visitor.get("/console/contacts").status_code == 200
+    assert visitor.get("/console/contacts/%2B15559999999").status_code == 404
     tenant.post("/v1/contacts/" + quote(CONTACT, safe="") + "/opt-out", {})
     path = f"/console/contacts/{quote(CONTACT, safe='')}/block"
     forged = visitor.post(path, {"confirm": "yes"}, csrf=False)

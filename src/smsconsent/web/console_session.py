@@ -91,12 +91,18 @@ def load(request: Request) -> Session:
     return session
 
 
+def _https(request: Request) -> bool:
+    """Served over HTTPS, directly or behind the proxy named by ``--public-url``."""
+    public = getattr(request.app.state.settings, "public_url", None) or ""
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
 def save(request: Request, response: Response, session: Session) -> Response:
     """Send the cookie when the session changed."""
     if session.changed:
         value = _serializer(request).dumps({"csrf": session.csrf, "key": session.key})
         response.set_cookie(COOKIE, value, max_age=MAX_AGE, path="/console", httponly=True,
-                            samesite="strict", secure=request.url.scheme == "https")
+                            samesite="strict", secure=_https(request))
     return response
 
 
