@@ -28,7 +28,9 @@ class Settings:
     """``public_url``: the address Twilio calls (for its signature), when behind a proxy.
     ``max_body``: the largest request body accepted, in bytes. ``outbox_*``: how often the
     delivery worker looks for due replies, the first retry delay (doubling up to an hour),
-    and how long a claimed row is hidden from other workers.
+    and how long a claimed row is hidden from other workers. ``console_secret``: signs the
+    web console's session cookies; when unset each app makes a random one (sessions then end
+    with the process).
     """
 
     db_url: str
@@ -41,6 +43,7 @@ class Settings:
     outbox_backoff: float = 5.0
     outbox_lease: float = 60.0
     outbox_timeout: float = 10.0
+    console_secret: str | None = None
 
     def __post_init__(self) -> None:
         if not self.db_url:
@@ -58,6 +61,8 @@ class Settings:
         for name in ("outbox_interval", "outbox_backoff", "outbox_lease", "outbox_timeout"):
             if not 0 < getattr(self, name) <= 86400:
                 raise BadInput(f"{name} must be a positive number of seconds")
+        if self.console_secret is not None and len(self.console_secret) < 16:
+            raise BadInput("the console secret must be at least 16 characters")
         if self.telnyx_replay_window < 1:
             raise BadInput("the replay window must be at least one second")
 

@@ -41,6 +41,10 @@ def serve(
                                          help="First retry delay (doubles up to an hour)."),
     outbox_worker: bool = typer.Option(True, "--outbox-worker/--no-outbox-worker",
                                        help="Deliver the outbox in the background."),
+    console_secret: str = typer.Option(
+        None, "--console-secret", envvar="SMSCONSENT_CONSOLE_SECRET",
+        help="Signs the web console's session cookies (at least 16 characters). Default: a "
+        "random one per process, so sign-ins end when the server restarts."),
 ) -> None:
     """Run the HTTP service (REST API, webhooks, /metrics) on --db.
 
@@ -56,7 +60,7 @@ def serve(
     settings = run(lambda: Settings(
         db_url=ctx.obj.db, public_url=public_url, telnyx_api_base=telnyx_api_base,
         max_body=max_body, outbox_worker=outbox_worker, outbox_interval=outbox_interval,
-        outbox_backoff=outbox_backoff))
+        outbox_backoff=outbox_backoff, console_secret=console_secret))
     engine = run(lambda: make_engine(settings.db_url))
     run(lambda: ensure_schema(engine))
     uvicorn.run(create_app(settings, store=Store(engine)), host=host, port=port,

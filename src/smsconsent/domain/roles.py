@@ -35,3 +35,27 @@ class Role(StrEnum):
 
 
 _RANKS = {Role.MEMBER: 0, Role.MANAGER: 1, Role.OWNER: 2}
+
+
+# The least role for each action, read by the REST API and the console alike (docs/http.md).
+NEEDED: dict[str, Role] = {
+    "read": Role.MEMBER,
+    "send": Role.MEMBER,
+    "opt_out": Role.MEMBER,
+    "opt_in": Role.MANAGER,
+    "consent": Role.MANAGER,
+    "block": Role.MANAGER,
+    "unblock": Role.MANAGER,
+    "lists": Role.MANAGER,
+    "subscribe": Role.MANAGER,
+    "inbound": Role.MANAGER,
+    "import": Role.MANAGER,
+    "settings": Role.OWNER,
+    "numbers": Role.OWNER,
+    "keys": Role.OWNER,
+}
+
+
+def may(role: Role, action: str) -> bool:
+    """True when ``role`` may do ``action`` (a key of ``NEEDED``)."""
+    return role.allows(NEEDED[action])

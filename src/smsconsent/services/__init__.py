@@ -10,7 +10,7 @@ from smsconsent.services.exports import export_ledger, export_opt_outs
 from smsconsent.services.filtering import filter_recipients
 from smsconsent.services.imports import import_contacts, import_opt_outs
 from smsconsent.services.inbound import InboundResult, handle_inbound
-from smsconsent.services.queries import history, status, verify
+from smsconsent.services.queries import history, list_contacts, status, verify
 from smsconsent.services.sending import check, send
 from smsconsent.services.workspaces import (
     add_list,
@@ -39,6 +39,7 @@ __all__ = [
     "history",
     "import_contacts",
     "import_opt_outs",
+    "list_contacts",
     "opt_in",
     "opt_out",
     "send",

@@ -18,7 +18,8 @@ from smsconsent.services.apikeys import Principal, authenticate
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer sk_...`")
 
-__all__ = ["Principal", "authenticate", "current_principal", "require_role", "store_of"]
+__all__ = ["Principal", "authenticate", "check_role", "current_principal", "require_role",
+           "store_of"]
 
 
 def store_of(request: Request) -> Store:
@@ -35,13 +36,18 @@ def current_principal(request: Request,
     return authenticate(store_of(request), credentials.credentials)
 
 
+def check_role(principal: Principal, role: Role) -> Principal:
+    """``principal`` when its role is ``role`` or above; Forbidden (403) otherwise."""
+    if not principal.role.allows(role):
+        raise Forbidden(f"a {principal.role.value} key may not do this; it needs "
+                        f"{role.value}", code="role_too_low")
+    return principal
+
+
 def require_role(role: Role) -> Callable[..., Principal]:
     """A dependency admitting keys of ``role`` or above; 403 for the others."""
 
     def dependency(principal: Principal = Depends(current_principal)) -> Principal:
-        if not principal.role.allows(role):
-            raise Forbidden(f"a {principal.role.value} key may not do this; it needs "
-                            f"{role.value}", code="role_too_low")
-        return principal
+        return check_role(principal, role)
 
     return dependency

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from smsconsent import services
 from smsconsent.domain.events import agent
-from smsconsent.domain.roles import Role
+from smsconsent.domain.roles import NEEDED
 from smsconsent.errors import NotFound
 from smsconsent.services import apikeys
 from smsconsent.web import schemas as s
@@ -21,9 +21,13 @@ from smsconsent.web.auth import Principal, require_role, store_of
 from smsconsent.web.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
-member = Depends(require_role(Role.MEMBER))
-manager = Depends(require_role(Role.MANAGER))
-owner = Depends(require_role(Role.OWNER))
+
+
+def needs(action: str) -> Any:
+    """The dependency admitting the roles that may do ``action`` (domain/roles.NEEDED)."""
+    return Depends(require_role(NEEDED[action]))
+
+
 NUMBER_PATH = "The contact's number, URL-encoded E.164 (%2B15551234567) or national."
 
 
@@ -34,7 +38,7 @@ def _by(given: str | None, who: Principal) -> str:
 # -- the gate ----------------------------------------------------------------------------------
 
 @router.post("/check", tags=["gate"])
-def check(body: s.CheckBody, request: Request, who: Principal = member) -> dict[str, Any]:
+def check(body: s.CheckBody, request: Request, who: Principal = needs("send")) -> dict[str, Any]:
     """May we text this contact now? 200 whether allowed or refused; records nothing."""
     decision = services.check(store_of(request), body.sender, body.to, body.purpose, body.list,
                               workspace=who.workspace_name)
@@ -45,7 +49,7 @@ def check(body: s.CheckBody, request: Request, who: Principal = member) -> dict[
 
 
 @router.post("/messages", tags=["gate"])
-def send(body: s.MessageBody, request: Request, who: Principal = member) -> dict[str, Any]:
+def send(body: s.MessageBody, request: Request, who: Principal = needs("send")) -> dict[str, Any]:
     """Run the gate and record the send; ``body`` is the final text (footer added when owed).
 
     200 whether allowed or refused (``allowed``, ``reason``); smsconsent does not deliver it.
@@ -57,7 +61,7 @@ def send(body: s.MessageBody, request: Request, who: Principal = member) -> dict
 
 
 @router.post("/inbound", tags=["inbound"])
-async def inbound(body: s.InboundBody, request: Request, who: Principal = manager
+async def inbound(body: s.InboundBody, request: Request, who: Principal = needs("inbound")
                   ) -> dict[str, Any]:
     """Record an inbound text from any provider and act on it (STOP, START, HELP, ...).
 
@@ -83,7 +87,7 @@ def _known_contact(request: Request, who: Principal, number: str) -> dict[str, A
 
 
 @router.get("/contacts/{number}", tags=["contacts"])
-def contact(number: str, request: Request, who: Principal = member) -> dict[str, Any]:
+def contact(number: str, request: Request, who: Principal = needs("read")) -> dict[str, Any]:
     """The contact's consent: status, opted-out scopes, lists, consents, blocked.
 
     404 for a number this workspace has never recorded anything about.
@@ -92,7 +96,7 @@ def contact(number: str, request: Request, who: Principal = member) -> dict[str,
 
 
 @router.get("/contacts/{number}/events", tags=["contacts"])
-def events(number: str, request: Request, who: Principal = member,
+def events(number: str, request: Request, who: Principal = needs("read"),
            after: int = Query(0, ge=0, description="Start after this sequence number."),
            limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     """The contact's ledger, a page at a time: pass ``next_after`` as ``after`` for more."""
@@ -102,7 +106,7 @@ def events(number: str, request: Request, who: Principal = member,
 
 
 @router.post("/contacts/{number}/opt-out", tags=["contacts"])
-def opt_out(number: str, body: s.OptOutBody, request: Request, who: Principal = member
+def opt_out(number: str, body: s.OptOutBody, request: Request, who: Principal = needs("opt_out")
             ) -> dict[str, Any]:
     """Opt the contact out of the workspace's texts (always allowed, always logged)."""
     return services.opt_out(store_of(request), who.workspace_name, number,
@@ -110,7 +114,7 @@ def opt_out(number: str, body: s.OptOutBody, request: Request, who: Principal = 
 
 
 @router.post("/contacts/{number}/opt-in", tags=["contacts"])
-def opt_in(number: str, body: s.AgentBody, request: Request, who: Principal = manager
+def opt_in(number: str, body: s.AgentBody, request: Request, who: Principal = needs("opt_in")
            ) -> dict[str, Any]:
     """Opt the contact back in; 409 evidence_required or blocked when a guardrail says no."""
     return services.opt_in(store_of(request), who.workspace_name, number,
@@ -118,7 +122,7 @@ def opt_in(number: str, body: s.AgentBody, request: Request, who: Principal = ma
 
 
 @router.post("/contacts/{number}/block", tags=["contacts"])
-def block(number: str, body: s.AgentBody, request: Request, who: Principal = manager
+def block(number: str, body: s.AgentBody, request: Request, who: Principal = needs("block")
           ) -> dict[str, Any]:
     """Block the contact: opted out, their texts dropped (but logged), sends refused."""
     return services.block(store_of(request), who.workspace_name, number,
@@ -126,7 +130,7 @@ def block(number: str, body: s.AgentBody, request: Request, who: Principal = man
 
 
 @router.post("/contacts/{number}/unblock", tags=["contacts"])
-def unblock(number: str, body: s.AgentBody, request: Request, who: Principal = manager
+def unblock(number: str, body: s.AgentBody, request: Request, who: Principal = needs("unblock")
             ) -> dict[str, Any]:
     """Unblock the contact; they stay opted out until opted in with evidence."""
     return services.unblock(store_of(request), who.workspace_name, number,
@@ -134,7 +138,8 @@ def unblock(number: str, body: s.AgentBody, request: Request, who: Principal = m
 
 
 @router.post("/consents", tags=["contacts"])
-def consent(body: s.ConsentBody, request: Request, who: Principal = manager) -> dict[str, Any]:
+def consent(body: s.ConsentBody, request: Request, who: Principal = needs("consent")
+            ) -> dict[str, Any]:
     """Record consent with its evidence; marketing needs express_written."""
     return services.grant_consent(store_of(request), who.workspace_name, body.contact,
                                   type_=body.type, purpose=body.purpose,
@@ -144,21 +149,21 @@ def consent(body: s.ConsentBody, request: Request, who: Principal = manager) -> 
 # -- lists -------------------------------------------------------------------------------------
 
 @router.get("/lists", tags=["lists"])
-def lists(request: Request, who: Principal = member) -> dict[str, Any]:
+def lists(request: Request, who: Principal = needs("read")) -> dict[str, Any]:
     shown = services.show_workspace(store_of(request), who.workspace_name)
     return {"workspace": shown["name"], "lists": shown["lists"]}
 
 
 @router.post("/lists", tags=["lists"], status_code=201)
-def add_list(body: s.ListBody, request: Request, who: Principal = manager) -> dict[str, Any]:
+def add_list(body: s.ListBody, request: Request, who: Principal = needs("lists")) -> dict[str, Any]:
     """Create a contact list; its keyword (e.g. "STOP DEALS") leaves that list only."""
     return services.add_list(store_of(request), who.workspace_name, body.name,
                              keyword=body.keyword, actor=agent(who.key_id))
 
 
 @router.post("/lists/{name}/subscriptions", tags=["lists"])
-def subscribe(name: str, body: s.SubscriptionBody, request: Request, who: Principal = manager
-              ) -> dict[str, Any]:
+def subscribe(name: str, body: s.SubscriptionBody, request: Request,
+              who: Principal = needs("subscribe")) -> dict[str, Any]:
     """Subscribe a contact to the list, with evidence."""
     return services.subscribe(store_of(request), who.workspace_name, name, body.contact,
                               evidence=body.evidence, by=_by(body.by, who))
@@ -167,13 +172,13 @@ def subscribe(name: str, body: s.SubscriptionBody, request: Request, who: Princi
 # -- workspace, numbers, campaigns, keys, audit ------------------------------------------------
 
 @router.get("/workspace", tags=["workspace"])
-def workspace(request: Request, who: Principal = member) -> dict[str, Any]:
+def workspace(request: Request, who: Principal = needs("read")) -> dict[str, Any]:
     """The workspace: policy, templates, numbers, lists, which provider secrets are set."""
     return services.show_workspace(store_of(request), who.workspace_name)
 
 
 @router.patch("/workspace", tags=["workspace"])
-def patch_workspace(body: s.WorkspacePatch, request: Request, who: Principal = owner
+def patch_workspace(body: s.WorkspacePatch, request: Request, who: Principal = needs("settings")
                     ) -> dict[str, Any]:
     """Change the policy, templates or business details; HELP is validated as in the CLI."""
     return services.update_workspace(store_of(request), who.workspace_name,
@@ -181,20 +186,21 @@ def patch_workspace(body: s.WorkspacePatch, request: Request, who: Principal = o
 
 
 @router.get("/numbers", tags=["workspace"])
-def numbers(request: Request, who: Principal = member) -> dict[str, Any]:
+def numbers(request: Request, who: Principal = needs("read")) -> dict[str, Any]:
     shown = services.show_workspace(store_of(request), who.workspace_name)
     return {"workspace": shown["name"], "numbers": shown["numbers"]}
 
 
 @router.post("/numbers", tags=["workspace"])
-def add_number(body: s.NumberBody, request: Request, who: Principal = owner) -> dict[str, Any]:
+def add_number(body: s.NumberBody, request: Request, who: Principal = needs("numbers")
+               ) -> dict[str, Any]:
     """Add a sending number (or move it to another campaign); 409 when another workspace has it."""
     return services.add_number(store_of(request), who.workspace_name, body.number,
                                campaign=body.campaign, actor=agent(who.key_id))
 
 
 @router.get("/campaigns", tags=["workspace"])
-def campaigns(request: Request, who: Principal = member) -> dict[str, Any]:
+def campaigns(request: Request, who: Principal = needs("read")) -> dict[str, Any]:
     """The workspace's A2P campaigns and their numbers (a number's campaign scopes a STOP)."""
     shown = services.show_workspace(store_of(request), who.workspace_name)
     found: dict[str, list[str]] = {}
@@ -206,25 +212,25 @@ def campaigns(request: Request, who: Principal = member) -> dict[str, Any]:
 
 
 @router.get("/keys", tags=["keys"])
-def keys(request: Request, who: Principal = owner) -> dict[str, Any]:
+def keys(request: Request, who: Principal = needs("keys")) -> dict[str, Any]:
     """The workspace's API keys (ids and roles; a key itself is shown only when made)."""
     return {"workspace": who.workspace_name,
             "keys": apikeys.list_api_keys(store_of(request), who.workspace_name)}
 
 
 @router.post("/keys", tags=["keys"], status_code=201)
-def create_key(body: s.KeyBody, request: Request, who: Principal = owner) -> dict[str, Any]:
+def create_key(body: s.KeyBody, request: Request, who: Principal = needs("keys")) -> dict[str, Any]:
     """Make an API key; the ``key`` in the answer is the only copy."""
     return apikeys.create_api_key(store_of(request), who.workspace_name, body.role,
                                   label=body.label)
 
 
 @router.delete("/keys/{key_id}", tags=["keys"])
-def revoke_key(key_id: str, request: Request, who: Principal = owner) -> dict[str, Any]:
+def revoke_key(key_id: str, request: Request, who: Principal = needs("keys")) -> dict[str, Any]:
     return apikeys.revoke_api_key(store_of(request), who.workspace_name, key_id)
 
 
 @router.get("/audit/verify", tags=["audit"])
-def verify(request: Request, who: Principal = member) -> dict[str, Any]:
+def verify(request: Request, who: Principal = needs("read")) -> dict[str, Any]:
     """Recompute the hash chain and refold every contact; ``ok`` false lists the problems."""
     return services.verify(store_of(request), who.workspace_name)

@@ -1,0 +1,113 @@
+"""The console's forms over plain HTTP (no browser), on both backends: sign-in, CSRF, roles,
+settings, import and the ledger export."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from smsconsent.services import Store, apikeys
+from tests.e2e.conftest import Tenant
+
+CONTACT = "+15551238001"
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class Console:
+    """A browser-less visitor: its own cookie jar, reading the CSRF token from each page."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.http = httpx.Client(base_url=tenant.server.url, timeout=30)
+        self.csrf = ""
+
+    def get(self, path: str) -> httpx.Response:
+        page = self.http.get(path)
+        found = CSRF.search(page.text)
+        self.csrf = found.group(1) if found else self.csrf
+        return page
+
+    def post(self, path: str, data: dict[str, str] | None = None, csrf: bool = True,
+             **kw: object) -> httpx.Response:
+        form = {**({"csrf": self.csrf} if csrf else {}), **(data or {})}
+        return self.http.post(path, data=form, **kw)  # type: ignore[arg-type]
+
+    def sign_in(self, key: str) -> httpx.Response:
+        self.get("/console/login")
+        return self.post("/console/login", {"key": key})
+
+
+@pytest.fixture
+def visitor(tenant: Tenant) -> Iterator[Console]:
+    console = Console(tenant)
+    yield console
+    console.http.close()
+
+
+def test_sign_in_csrf_and_sign_out(tenant: Tenant, visitor: Console) -> None:
+    """A wrong key is refused, a POST without the CSRF token changes nothing, sign-out ends it."""
+    assert visitor.get("/console/contacts").status_code == 303
+    assert visitor.sign_in("sk_0123456789abcdef_nope").status_code == 401
+    assert visitor.sign_in(tenant.keys["manager"]).headers["location"] == "/console/contacts"
+    assert visitor.get("/console/contacts").status_code == 200
+    assert visitor.get("/console/contacts/%2B15559999999").status_code == 404
+    tenant.post("/v1/contacts/" + quote(CONTACT, safe="") + "/opt-out", {})
+    path = f"/console/contacts/{quote(CONTACT, safe='')}/block"
+    forged = visitor.post(path, {"confirm": "yes"}, csrf=False)
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    unconfirmed = visitor.post(path, {})
+    assert unconfirmed.status_code == 422 and "confirm" in unconfirmed.text
+    assert tenant.get(f"/v1/contacts/{quote(CONTACT, safe='')}").json()["blocked"] is False
+    assert visitor.post("/console/logout").headers["location"] == "/console/login"
+    assert visitor.get("/console/contacts").status_code == 303
+
+
+def test_revoked_key_or_tampered_cookie_is_signed_out(tenant: Tenant, visitor: Console,
+                                                      e2e_store: Store) -> None:
+    """Revoking the key ends its console session; an edited cookie is not trusted."""
+    key = apikeys.create_api_key(e2e_store, tenant.name, "member")
+    visitor.sign_in(key["key"])
+    assert visitor.get("/console/audit").status_code == 200
+    cookie = visitor.http.cookies["smsconsent_console"]
+    visitor.http.cookies.set("smsconsent_console", cookie[:-2] + "xx", path="/console")
+    assert visitor.get("/console/audit").status_code == 303
+    visitor.http.cookies.clear()
+    visitor.sign_in(key["key"])
+    apikeys.revoke_api_key(e2e_store, tenant.name, key["key_id"])
+    assert visitor.get("/console/audit").status_code == 303
+
+
+def test_settings_need_an_owner(tenant: Tenant, visitor: Console) -> None:
+    """A manager may read the settings but not change them; an owner's change is stored."""
+    visitor.sign_in(tenant.keys["manager"])
+    page = visitor.get("/console/settings")
+    assert page.status_code == 200 and "Save policy" not in page.text
+    refused = visitor.post("/console/settings/policy", {"scope": "number"})
+    assert refused.status_code == 403
+    visitor.post("/console/logout")
+    visitor.sign_in(tenant.keys["owner"])
+    visitor.get("/console/settings")
+    saved = visitor.post("/console/settings/policy", {"scope": "number", "matching": "strict",
+                                                      "reopt_on_message": "on"})
+    assert saved.status_code == 303
+    policy = tenant.get("/v1/workspace").json()["policy"]
+    assert (policy["scope"], policy["reopt_on_message"]) == ("number", True)
+    assert policy["keywords"]["matching"] == "strict"
+    assert "Save policy" in visitor.get("/console/settings").text
+
+
+def test_import_and_export(tenant: Tenant, visitor: Console) -> None:
+    """An uploaded CSV of opt-outs is imported (summary shown) and appears in the export."""
+    visitor.sign_in(tenant.keys["manager"])
+    visitor.get("/console/import")
+    csv = f"phone,evidence\n{CONTACT},paper list\nnot-a-phone,x\n"
+    page = visitor.post("/console/import", files={"upload": ("old.csv", csv.encode())})
+    assert page.status_code == 200
+    assert "Imported 1 of 2 rows" in page.text and "invalid" in page.text.lower()
+    assert tenant.get(f"/v1/contacts/{quote(CONTACT, safe='')}").json()["status"] == "opted_out"
+    export = visitor.get("/console/audit/export?fmt=jsonl")
+    assert export.headers["content-type"].startswith("application/x-ndjson")
+    assert CONTACT in export.text and "paper list" in export.text
