@@ -1,13 +1,15 @@
 """The web console in Debian's Chromium (Playwright's sync API) against a real server on SQLite.
 
 Skipped when no ``chromium`` is installed, unless SMSCONSENT_REQUIRE_BROWSER=1 (CI), which
-turns the skip into a failure. Each test saves screenshots of the pages it visits to docs/.
+turns the skip into a failure. Each test screenshots the pages it visits
+(into docs/ with SMSCONSENT_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +23,7 @@ pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+SHOTS = Path(tempfile.gettempdir()) / "smsconsent-screenshots"
 VIEWPORT = {"width": 1000, "height": 700}
 CONTACT = "+15551239001"
 TIMEOUT_MS = 10_000
@@ -62,7 +65,12 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(DOCS / f"console-{name}.png"))
+    """Screenshot a page: into docs/ with SMSCONSENT_UPDATE_SCREENSHOTS=1, else a temp dir."""
+    folder = DOCS if os.environ.get("SMSCONSENT_UPDATE_SCREENSHOTS") == "1" else SHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"console-{name}.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 1000
 
 
 def sign_in(page: Page, tenant: Tenant, role: str) -> None:
