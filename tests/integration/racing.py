@@ -14,15 +14,19 @@ from __future__ import annotations
 import multiprocessing
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import httpx
 
 from smsconsent import services
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.gate import decide
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.services import Store
+from smsconsent.services.base import find_number, load_workspace
 from smsconsent.storage import ledger as ledger_store
 from smsconsent.storage.database import make_engine
 
@@ -42,6 +46,8 @@ class Plan:
     seconds: float
     seed: int
     client: str = "services"
+    url: str = ""  # for "http": the base URL of the ``smsconsent serve`` instance to talk to
+    key: str = ""  # for "http": a manager (or owner) API key of WORKSPACE
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,47 @@ class ServicesClient:
         self.store.engine.dispose()
 
 
-CLIENTS: dict[str, Callable[[Plan], Client]] = {"services": ServicesClient}
+class HttpClient:
+    """Fires operations at one ``smsconsent serve`` instance: texts through ``POST /v1/inbound``
+    (the tag as the provider id), sends through ``POST /v1/messages`` (the tag as the body)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.http = httpx.Client(base_url=plan.url, timeout=30,
+                                 headers={"Authorization": f"Bearer {plan.key}"})
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self.http.post(path, json=body)
+        answer.raise_for_status()  # an error is a failure of the race, not a result
+        data: dict[str, Any] = answer.json()
+        return data
+
+    def _text(self, contact: str, tag: str, words: str) -> str:
+        return str(self._post("/v1/inbound", {"from": contact, "to": self.plan.ours,
+                                              "body": words, "id": tag})["action"])
+
+    def stop(self, contact: str, tag: str) -> str:
+        return self._text(contact, tag, "STOP")
+
+    def start(self, contact: str, tag: str) -> str:
+        return self._text(contact, tag, "START")
+
+    def send(self, contact: str, tag: str) -> str:
+        decision = self._post("/v1/messages", {"from": self.plan.ours, "to": contact,
+                                               "body": tag})
+        return "allowed" if decision["allowed"] else str(decision["reason"])
+
+    def verify(self) -> str:
+        answer = self.http.get("/v1/audit/verify")
+        answer.raise_for_status()
+        result = answer.json()
+        return "ok" if result["ok"] else "; ".join(result["problems"])
+
+    def close(self) -> None:
+        self.http.close()
+
+
+CLIENTS: dict[str, Callable[[Plan], Client]] = {"services": ServicesClient, "http": HttpClient}
 OPS = ("stop", "start", "send", "send", "send", "verify")
 
 
@@ -196,3 +242,40 @@ def ledger_events(store: Store, workspace_id: int) -> list[Any]:
             events.extend(page)
             if len(page) < 1000:
                 return events
+
+
+def assert_race_held(store: Store, ours: str, shots: list[Shot], workers: int) -> None:
+    """The race was real, each worker was told what the ledger holds, once, in real-time order,
+    no send passed a committed opt-out, the chain verifies and the stored states are the fold."""
+    with store.read() as conn:
+        ws = load_workspace(conn, WORKSPACE)
+        number = find_number(conn, ours)
+    assert number is not None
+    events = ledger_events(store, ws.id)
+    seq_of = {tag: ev.seq for ev in events if (tag := event_tag(ev)) is not None}
+    writes = [s for s in shots if s.op != "verify"]
+
+    # A real race: every worker fired, the state changed back and forth, workers interleaved.
+    assert {s.tag.split("-")[0] for s in shots} == {f"w{w}" for w in range(workers)}
+    seen = Counter((s.op, s.result) for s in shots)
+    assert min(seen[("stop", "opted_out")], seen[("start", "opted_in")],
+               seen[("send", "allowed")], seen[("send", "opted_out")]) >= 3, seen
+    assert interleavings(events) >= 10
+
+    # What each worker was told is what the ledger holds, once, in real-time order.
+    assert sorted(seq_of) == sorted(s.tag for s in writes)
+    by_seq = {ev.seq: ev for ev in events}
+    for shot in (s for s in writes if s.op == "send"):
+        assert by_seq[seq_of[shot.tag]].type == (
+            "send_allowed" if shot.result == "allowed" else "send_refused")
+    assert out_of_real_time_order(shots, seq_of) == []
+
+    # The invariant, by the gate's own rules; the chain; the stored states.
+    wrong, states = walk(events, ws.policy, number.campaign)
+    assert wrong == []
+    assert all(s.result == "ok" for s in shots if s.op == "verify")
+    assert services.verify(store, WORKSPACE)["ok"]
+    with store.read() as conn:
+        for phone, state in states.items():
+            stored = ledger_store.stored_state(conn, ws.id, phone)
+            assert stored is not None and stored.to_dict() == state.to_dict()
