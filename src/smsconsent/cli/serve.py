@@ -35,6 +35,8 @@ def serve(
         "Twilio signatures. Default: the request's own URL."),
     telnyx_api_base: str = TELNYX_API,
     max_body: int = typer.Option(65536, "--max-body", help="Largest request body, in bytes."),
+    max_upload: int = typer.Option(50 * 1024 * 1024, "--max-upload",
+                                   help="Largest CSV upload (imports, filter), in bytes."),
     outbox_interval: float = typer.Option(2.0, "--outbox-interval",
                                           help="Seconds between outbox delivery passes."),
     outbox_backoff: float = typer.Option(5.0, "--outbox-backoff",
@@ -55,7 +57,8 @@ def serve(
 
     settings = run(lambda: Settings(
         db_url=ctx.obj.db, public_url=public_url, telnyx_api_base=telnyx_api_base,
-        max_body=max_body, outbox_worker=outbox_worker, outbox_interval=outbox_interval,
+        max_body=max_body, max_upload=max_upload, outbox_worker=outbox_worker,
+        outbox_interval=outbox_interval,
         outbox_backoff=outbox_backoff))
     engine = run(lambda: make_engine(settings.db_url))
     run(lambda: ensure_schema(engine))
