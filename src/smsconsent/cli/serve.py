@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from smsconsent.cli.admin import workspace_app
@@ -43,6 +45,8 @@ def serve(
                                          help="First retry delay (doubles up to an hour)."),
     outbox_worker: bool = typer.Option(True, "--outbox-worker/--no-outbox-worker",
                                        help="Deliver the outbox in the background."),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                    help="Log every request (off: /metrics counts them)."),
 ) -> None:
     """Run the HTTP service (REST API, webhooks, /metrics) on --db.
 
@@ -52,6 +56,10 @@ def serve(
     https://sms.example.com
     """
     import uvicorn
+
+    # Request threads hand the GIL back and forth around every database call; the default
+    # 5 ms switch interval let a thread holding the SQLite writer wait that long for it.
+    sys.setswitchinterval(0.0005)
 
     from smsconsent.web.app import create_app
 
@@ -63,7 +71,7 @@ def serve(
     engine = run(lambda: make_engine(settings.db_url))
     run(lambda: ensure_schema(engine))
     uvicorn.run(create_app(settings, store=Store(engine)), host=host, port=port,
-                log_level="info", proxy_headers=False)
+                log_level="info", proxy_headers=False, access_log=access_log)
 
 
 @apikey_app.command("create")
