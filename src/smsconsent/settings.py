@@ -26,7 +26,8 @@ def _http_url(value: str, what: str) -> str:
 @dataclass(frozen=True, repr=False)
 class Settings:
     """``public_url``: the address Twilio calls (for its signature), when behind a proxy.
-    ``max_body``: the largest request body accepted, in bytes. ``outbox_*``: how often the
+    ``max_body``: the largest request body accepted, in bytes; ``max_upload``: the same for
+    the CSV upload routes (imports, filter). ``outbox_*``: how often the
     delivery worker looks for due replies, the first retry delay (doubling up to an hour),
     and how long a claimed row is hidden from other workers. ``console_secret``: signs the
     web console's session cookies; when unset each app makes a random one (sessions then end
@@ -37,6 +38,7 @@ class Settings:
     public_url: str | None = None
     telnyx_api_base: str = DEFAULT_TELNYX_API
     max_body: int = 64 * 1024
+    max_upload: int = 50 * 1024 * 1024
     telnyx_replay_window: int = 300
     outbox_worker: bool = True
     outbox_interval: float = 2.0
@@ -58,6 +60,8 @@ class Settings:
                            _http_url(self.telnyx_api_base, "--telnyx-api-base"))
         if not 1024 <= self.max_body <= 16 * 1024 * 1024:
             raise BadInput("the body size limit must be between 1 KiB and 16 MiB")
+        if not 1024 <= self.max_upload <= 1024 * 1024 * 1024:
+            raise BadInput("the upload size limit must be between 1 KiB and 1 GiB")
         for name in ("outbox_interval", "outbox_backoff", "outbox_lease", "outbox_timeout"):
             if not 0 < getattr(self, name) <= 86400:
                 raise BadInput(f"{name} must be a positive number of seconds")
@@ -69,6 +73,7 @@ class Settings:
     def __repr__(self) -> str:
         shown = make_url(self.db_url).render_as_string(hide_password=True)
         return (f"Settings(db_url={shown!r}, public_url={self.public_url!r}, "
-                f"telnyx_api_base={self.telnyx_api_base!r}, max_body={self.max_body})")
+                f"telnyx_api_base={self.telnyx_api_base!r}, max_body={self.max_body}, "
+                f"max_upload={self.max_upload})")
 
     __str__ = __repr__

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from smsconsent.cli.admin import workspace_app
@@ -35,6 +37,8 @@ def serve(
         "Twilio signatures. Default: the request's own URL."),
     telnyx_api_base: str = TELNYX_API,
     max_body: int = typer.Option(65536, "--max-body", help="Largest request body, in bytes."),
+    max_upload: int = typer.Option(50 * 1024 * 1024, "--max-upload",
+                                   help="Largest CSV upload (imports, filter), in bytes."),
     outbox_interval: float = typer.Option(2.0, "--outbox-interval",
                                           help="Seconds between outbox delivery passes."),
     outbox_backoff: float = typer.Option(5.0, "--outbox-backoff",
@@ -45,6 +49,8 @@ def serve(
         None, "--console-secret", envvar="SMSCONSENT_CONSOLE_SECRET",
         help="Signs the web console's session cookies (at least 16 characters). Default: a "
         "random one per process, so sign-ins end when the server restarts."),
+    access_log: bool = typer.Option(False, "--access-log/--no-access-log",
+                                    help="Log every request (off: /metrics counts them)."),
 ) -> None:
     """Run the HTTP service (REST API, webhooks, /metrics) on --db.
 
@@ -55,16 +61,21 @@ def serve(
     """
     import uvicorn
 
+    # Request threads hand the GIL back and forth around every database call; the default
+    # 5 ms switch interval let a thread holding the SQLite writer wait that long for it.
+    sys.setswitchinterval(0.0005)
+
     from smsconsent.web.app import create_app
 
     settings = run(lambda: Settings(
         db_url=ctx.obj.db, public_url=public_url, telnyx_api_base=telnyx_api_base,
-        max_body=max_body, outbox_worker=outbox_worker, outbox_interval=outbox_interval,
-        outbox_backoff=outbox_backoff, console_secret=console_secret))
+        max_body=max_body, max_upload=max_upload, outbox_worker=outbox_worker,
+        outbox_interval=outbox_interval, outbox_backoff=outbox_backoff,
+        console_secret=console_secret))
     engine = run(lambda: make_engine(settings.db_url))
     run(lambda: ensure_schema(engine))
     uvicorn.run(create_app(settings, store=Store(engine)), host=host, port=port,
-                log_level="info", proxy_headers=False)
+                log_level="info", proxy_headers=False, access_log=access_log)
 
 
 @apikey_app.command("create")

@@ -25,7 +25,7 @@ from smsconsent.domain.gate import decide
 from smsconsent.domain.phones import PhoneNormalizer
 from smsconsent.domain.scopes import keys_covering
 from smsconsent.errors import InvalidPhone, NotFound
-from smsconsent.services.base import Store, find_number, load_workspace_by_id, parse_sender
+from smsconsent.services.base import Store, load_workspace_by_id, our_number, parse_sender
 from smsconsent.services.sending import _known_list, _purpose
 from smsconsent.storage.ledger import stored_states
 
@@ -60,16 +60,18 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
                       refused: csvio.TextSink, *, sender: str, purpose: str = "marketing",
                       list_name: str | None = None, name: str = "recipients.csv",
                       sendable_name: str | None = None, refused_name: str | None = None,
-                      progress: csvio.Progress | None = None, chunk: int = CHUNK
-                      ) -> dict[str, Any]:
+                      progress: csvio.Progress | None = None, chunk: int = CHUNK,
+                      workspace: str | None = None) -> dict[str, Any]:
     """Split a recipients file into sendable rows (every column kept, the number in E.164
-    under ``phone``) and refused rows (with ``reason`` and ``detail``); records nothing."""
+    under ``phone``) and refused rows (with ``reason`` and ``detail``); records nothing.
+
+    ``workspace`` limits the caller (an API key) to that workspace's numbers."""
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
     purpose = _purpose(purpose)
     ours = parse_sender(sender)
     with store.read() as conn:
-        number = find_number(conn, ours)
+        number = our_number(conn, ours, workspace)
         if number is None:
             raise NotFound(f"{ours} is not a number of any workspace", code="unknown_number")
         ws = load_workspace_by_id(conn, number.workspace_id)

@@ -36,8 +36,11 @@ mode checked, since a file system without WAL support would silently keep the ro
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -60,6 +63,9 @@ WRITE_ISOLATION = "READ COMMITTED"
 READ_ISOLATION = "REPEATABLE READ"
 MIGRATION_LOCK = 0x736D73636F6E  # pg_advisory_xact_lock key: one `db upgrade` at a time
 
+# SQLite engines' in-process writer queue (see ``writing``).
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, full sync, foreign keys and one writer lock."""
@@ -80,6 +86,8 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_setup(engine: Engine) -> None:
+    _WRITERS[engine] = threading.Lock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -126,8 +134,15 @@ def is_sqlite(conn: Connection | Engine) -> bool:
 
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction: committed when the block ends, rolled back on any error."""
-    with engine.begin() as conn:
+    """A write transaction: committed when the block ends, rolled back on any error.
+
+    On SQLite the threads of one process queue on a lock before taking a connection: SQLite's
+    own wait for its writer lock (``busy_timeout``) sleeps in steps of up to 100 ms, which
+    under concurrent webhooks left the lock idle while every writer slept (p99 over a second).
+    Other processes are still waited for by ``busy_timeout``; nothing else changes.
+    """
+    queue = _WRITERS.get(engine)
+    with queue if queue is not None else contextlib.nullcontext(), engine.begin() as conn:
         yield conn
 
 

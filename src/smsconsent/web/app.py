@@ -20,7 +20,7 @@ from smsconsent.outbox_worker import OutboxWorker
 from smsconsent.services import Store
 from smsconsent.settings import Settings
 from smsconsent.storage.database import make_engine
-from smsconsent.web import errors, rest, webhooks
+from smsconsent.web import bulk, errors, rest, webhooks
 from smsconsent.web.limits import BodyLimitMiddleware
 from smsconsent.web.metrics import LatencyMiddleware, Metrics
 
@@ -89,10 +89,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.state.settings, app.state.store, app.state.metrics = settings, store, app_metrics
     errors.install(app)
     app.include_router(ops)
-    app.include_router(rest.router)
-    app.include_router(webhooks.router)
+    for router in (rest.router, bulk.router, webhooks.router):
+        app.include_router(router)
     include_optional(app)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body,
+                       upload_limit=settings.max_upload, upload_paths=bulk.UPLOAD_PATHS)
     app.add_middleware(LatencyMiddleware, metrics=app_metrics)
     return app
 
