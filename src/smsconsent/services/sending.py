@@ -12,6 +12,7 @@ from sqlalchemy import Connection, select
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import SYSTEM, Event, EventType
 from smsconsent.domain.gate import PURPOSES, Decision, decide
+from smsconsent.domain.workspace import Number, Workspace
 from smsconsent.errors import BadInput
 from smsconsent.services.base import (
     Store,
@@ -41,6 +42,22 @@ def _known_list(conn: Connection, workspace_id: int, name: str | None) -> None:
         raise BadInput(f"no contact list named {name!r}", code="unknown_list")
 
 
+def _addressed(conn: Connection, sender: str, to: str, workspace: str | None,
+               list_name: str | None) -> tuple[Number, Workspace, str] | None:
+    """Our sending number, its workspace and the contact; None for a number of no workspace.
+
+    The contact is still checked then, so a bad number is bad input whatever the sender.
+    """
+    number = our_number(conn, parse_sender(sender), workspace)
+    if number is None:
+        parse_contact(to, "US")
+        return None
+    ws = load_workspace_by_id(conn, number.workspace_id)
+    contact = parse_contact(to, ws.region)
+    _known_list(conn, ws.id, list_name)
+    return number, ws, contact
+
+
 def check(store: Store, sender: str, to: str, purpose: str = "informational",
           list_name: str | None = None, *, workspace: str | None = None) -> Decision:
     """May ``sender`` (our number) text ``to`` now? Reads only; records nothing.
@@ -48,15 +65,11 @@ def check(store: Store, sender: str, to: str, purpose: str = "informational",
     ``workspace`` limits the caller to that workspace's numbers (services/base.our_number).
     """
     purpose = _purpose(purpose)
-    ours = parse_sender(sender)
     with store.read() as conn:
-        number = our_number(conn, ours, workspace)
-        if number is None:
-            parse_contact(to, "US")
+        found = _addressed(conn, sender, to, workspace, list_name)
+        if found is None:
             return Decision(False, "unknown_sender")
-        ws = load_workspace_by_id(conn, number.workspace_id)
-        contact = parse_contact(to, ws.region)
-        _known_list(conn, ws.id, list_name)
+        number, ws, contact = found
         state = stored_state(conn, ws.id, contact) or ContactState(contact)
     return decide(state, number.number, number.campaign, purpose, ws.policy, list_name)
 
@@ -71,18 +84,14 @@ def send(store: Store, sender: str, to: str, body: str, purpose: str = "informat
     """
     purpose = _purpose(purpose)
     check_body(body)
-    ours = parse_sender(sender)
     with store.read() as conn:
-        number = our_number(conn, ours, workspace)
-        if number is None:
-            parse_contact(to, "US")
+        found = _addressed(conn, sender, to, workspace, list_name)
+        if found is None:
             return Decision(False, "unknown_sender")
-        ws = load_workspace_by_id(conn, number.workspace_id)
-        contact = parse_contact(to, ws.region)
-        _known_list(conn, ws.id, list_name)
+        number, ws, contact = found
     with store.write(ws.id) as ledger:
         ws = load_workspace_by_id(ledger.conn, ws.id)
-        number = find_number(ledger.conn, ours) or number
+        number = find_number(ledger.conn, number.number) or number
         state = ledger.state(contact)
         decision = decide(state, number.number, number.campaign, purpose, ws.policy, list_name,
                           body)
