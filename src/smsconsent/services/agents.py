@@ -15,6 +15,7 @@ from sqlalchemy import select
 from smsconsent.domain.consent import OPTED_OUT, SUBSCRIBED
 from smsconsent.domain.events import Event, EventType, agent
 from smsconsent.domain.gate import PURPOSES
+from smsconsent.domain.workspace import Workspace
 from smsconsent.errors import BadInput, NotFound, Refused
 from smsconsent.services.base import Store, load_workspace, parse_contact, require_text
 from smsconsent.storage import tables as t
@@ -32,6 +33,13 @@ def _evidence(evidence: str | None) -> str | None:
     return require_text(evidence, "evidence", 2000)
 
 
+def _contact_of(store: Store, workspace: str, contact: str) -> tuple[Workspace, str]:
+    """The workspace, and the contact's number read with its region."""
+    with store.read() as conn:
+        ws = load_workspace(conn, workspace)
+    return ws, parse_contact(contact, ws.region)
+
+
 def _result(action: str, contact: str, workspace: str, **extra: Any) -> dict[str, Any]:
     return {"action": action, "contact": contact, "workspace": workspace, **extra}
 
@@ -42,9 +50,7 @@ def opt_out(store: Store, workspace: str, contact: str, *, by: str,
     actor, proof = _agent(by), _evidence(evidence)
     if channel not in ("sms", "voice", "email"):
         raise BadInput("channel must be sms, voice or email")
-    with store.read() as conn:
-        ws = load_workspace(conn, workspace)
-    phone = parse_contact(contact, ws.region)
+    ws, phone = _contact_of(store, workspace, contact)
     with store.write(ws.id) as ledger:
         already = ledger.state(phone).is_opted_out((f"{channel}:workspace",))
         ledger.record(Event(EventType.OPTED_OUT, ledger.recorded_at, actor, phone, data={
@@ -57,9 +63,7 @@ def opt_in(store: Store, workspace: str, contact: str, *, by: str,
            evidence: str | None = None) -> dict[str, Any]:
     """Opt a contact back in, within the guardrails; raises Refused saying which one."""
     actor, proof = _agent(by), _evidence(evidence)
-    with store.read() as conn:
-        ws = load_workspace(conn, workspace)
-    phone = parse_contact(contact, ws.region)
+    ws, phone = _contact_of(store, workspace, contact)
     with store.write(ws.id) as ledger:
         state = ledger.state(phone)
         if state.blocked:
@@ -81,9 +85,7 @@ def block(store: Store, workspace: str, contact: str, *, by: str,
           evidence: str | None = None) -> dict[str, Any]:
     """Block a contact: opted out, inbound dropped (but logged), sends refused (seed 002)."""
     actor, proof = _agent(by), _evidence(evidence)
-    with store.read() as conn:
-        ws = load_workspace(conn, workspace)
-    phone = parse_contact(contact, ws.region)
+    ws, phone = _contact_of(store, workspace, contact)
     with store.write(ws.id) as ledger:
         if ledger.state(phone).blocked:
             return _result("already_blocked", phone, ws.name)
@@ -96,9 +98,7 @@ def unblock(store: Store, workspace: str, contact: str, *, by: str,
             evidence: str | None = None) -> dict[str, Any]:
     """Unblock a contact; they stay opted out until opted in with evidence."""
     actor, proof = _agent(by), _evidence(evidence)
-    with store.read() as conn:
-        ws = load_workspace(conn, workspace)
-    phone = parse_contact(contact, ws.region)
+    ws, phone = _contact_of(store, workspace, contact)
     with store.write(ws.id) as ledger:
         if not ledger.state(phone).blocked:
             return _result("not_blocked", phone, ws.name)
@@ -127,9 +127,7 @@ def grant_consent(store: Store, workspace: str, contact: str, *, type_: str, pur
     if purpose == "marketing" and type_ != "express_written":
         raise BadInput("marketing consent must be express_written (TCPA)",
                        code="marketing_needs_express_written")
-    with store.read() as conn:
-        ws = load_workspace(conn, workspace)
-    phone = parse_contact(contact, ws.region)
+    ws, phone = _contact_of(store, workspace, contact)
     with store.write(ws.id) as ledger:
         _refuse_if_out(ledger.state(phone), phone)
         ledger.record(Event(EventType.CONSENT_GRANTED, ledger.recorded_at, actor, phone, data={
