@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,3 +173,17 @@ def test_single_workspace_needs_no_workspace_option(sqlite_cli: Cli) -> None:
     added = sqlite_cli("number", "add", OURS)
     assert added.code == 0, added.err
     assert added.json()["workspace"] == "acme"
+
+
+def test_workspace_keywords_file(acme: Cli, tmp_path: Path) -> None:
+    """A workspace's own keywords (workspace set --keywords) are read on inbound texts."""
+    policy = tmp_path / "kw.toml"
+    policy.write_text('[opt_out]\nadd = ["BASTA"]\n', encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[opt_out\n", encoding="utf-8")
+    assert acme("workspace", "set", "default", "--keywords", str(bad)).code == 2
+    assert acme("inbound", "--from", ALICE, "--to", OURS, "--body", "basta").json()[
+        "action"] == "none"
+    assert acme("workspace", "set", "default", "--keywords", str(policy)).code == 0
+    out = acme("inbound", "--from", BOB, "--to", OURS, "--body", "Basta!").json()
+    assert (out["intent"], out["action"]) == ("opt_out", "opted_out")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from smsconsent import services
 from smsconsent.cli.app import app
+from smsconsent.cli.classify import load_policy_file
 from smsconsent.cli.common import FormatOption, emit, run, store_for
 from smsconsent.storage import database
 
@@ -27,6 +29,12 @@ HELP_TEXT = typer.Option(None, "--help-text", help="HELP reply; must hold the bu
                          "contact line, 'Msg&Data rates may apply' and how to opt out.")
 STOP_TEXT = typer.Option(None, "--stop-text", help="STOP confirmation (no marketing).")
 START_TEXT = typer.Option(None, "--start-text", help="START confirmation.")
+KEYWORDS = typer.Option(None, "--keywords", help="TOML/JSON file of the workspace's own keyword "
+                        "sets and phrases (format: docs/keywords.md), as `classify --keywords`.")
+
+
+def _keywords(path: Path | None) -> dict[str, Any] | None:
+    return None if path is None else load_policy_file(path).to_dict()
 SECRET_HELP = " Stored, never printed; an empty value removes it."
 
 
@@ -46,6 +54,7 @@ def workspace_create(
     help_text: str = HELP_TEXT,
     stop_text: str = STOP_TEXT,
     start_text: str = START_TEXT,
+    keywords: Path = KEYWORDS,
     fmt: str = FormatOption,
 ) -> None:
     """Create a workspace (a business).
@@ -58,7 +67,7 @@ def workspace_create(
         store, name, business_name=business_name, contact=contact, region=region, scope=scope,
         matching=matching, reopt_on_message=reopt_on_message,
         essential_after_stop=essential_after_stop, help_text=help_text, stop_text=stop_text,
-        start_text=start_text)), fmt)
+        start_text=start_text, keywords=_keywords(keywords))), fmt)
 
 
 @workspace_app.command("set")
@@ -83,6 +92,7 @@ def workspace_set(
         "signatures)." + SECRET_HELP),
     telnyx_api_key: str = typer.Option(
         None, "--telnyx-api-key", help="Telnyx API key (sends replies)." + SECRET_HELP),
+    keywords: Path = KEYWORDS,
     fmt: str = FormatOption,
 ) -> None:
     """Change a workspace; only the options given change, with the same checks as create.
@@ -97,7 +107,8 @@ def workspace_set(
     changes: dict[str, Any] = {"business_name": business_name, "contact": contact, "scope": scope,
                "matching": matching, "reopt_on_message": reopt_on_message,
                "essential_after_stop": essential_after_stop, "help_text": help_text,
-               "stop_text": stop_text, "start_text": start_text}
+               "stop_text": stop_text, "start_text": start_text,
+               "keywords": _keywords(keywords)}
     result: dict[str, Any] = {}
     if any(v is not None for v in secrets.values()):
         result = run(lambda: services.set_secrets(store, name, **secrets))

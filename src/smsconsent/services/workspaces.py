@@ -53,6 +53,8 @@ def _templates(base: Templates, business: str, contact: str, texts: dict[str, st
 
 def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
     policy = base
+    if changes.get("keywords") is not None:  # first: --matching given beside it wins
+        policy = WorkspacePolicy.from_dict({**policy.to_dict(), "keywords": changes["keywords"]})
     if changes.get("scope") is not None:
         try:
             policy = replace(policy, scope=Scope(changes["scope"]))
@@ -64,8 +66,6 @@ def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
         policy = replace(policy, reopt_on_message=bool(changes["reopt_on_message"]))
     if changes.get("essential_after_stop") is not None:
         policy = replace(policy, essential_after_stop=bool(changes["essential_after_stop"]))
-    if changes.get("keywords") is not None:
-        policy = WorkspacePolicy.from_dict({**policy.to_dict(), "keywords": changes["keywords"]})
     return policy
 
 
