@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,15 @@ def drop_pg_schema(base: str, schema: str) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database on each backend: a SQLite file, or a new PostgreSQL schema."""
+    with fresh_database(request, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(request: pytest.FixtureRequest, folder: Path) -> Iterator[str]:
+    """The URL of an empty database of the backend ``request.param`` names, dropped after."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'smsconsent.db'}"
+        yield f"sqlite:///{folder / 'smsconsent.db'}"
         return
     base = request.getfixturevalue("pg_server")
     schema, url = new_pg_schema(base)

@@ -32,7 +32,7 @@ from twilio.request_validator import RequestValidator
 from smsconsent import services
 from smsconsent.services import Store, apikeys
 from smsconsent.storage.database import ensure_schema, make_engine
-from tests.conftest import drop_pg_schema, new_pg_schema
+from tests.conftest import fresh_database
 
 STARTUP_TIMEOUT = 60.0
 
@@ -145,15 +145,8 @@ def fake_telnyx() -> Iterator[FakeProvider]:
 def e2e_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[str]:
     """A fresh database per test module, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'smsconsent.db'}"
-        return
-    base = request.getfixturevalue("pg_server")
-    schema, url = new_pg_schema(base)
-    try:
+    with fresh_database(request, tmp_path_factory.mktemp("db")) as url:
         yield url
-    finally:
-        drop_pg_schema(base, schema)
 
 
 @pytest.fixture(scope="module")

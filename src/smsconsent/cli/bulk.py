@@ -27,8 +27,7 @@ from rich.text import Text
 
 from smsconsent import csvio, services
 from smsconsent.cli.app import app
-from smsconsent.cli.common import emit, run, store_for
-from smsconsent.cli.consent import _os_user
+from smsconsent.cli.common import emit, os_user, run, store_for
 
 import_app = typer.Typer(help="Import opt-outs and contacts from another tool (CSV).",
                          no_args_is_help=True)
@@ -109,7 +108,7 @@ def import_opt_outs(
     Example: smsconsent --workspace acme import opt-outs old-tool-optouts.csv
     """
     _import(ctx, file, rejects, "importing opt-outs", services.import_opt_outs,
-            by=by or _os_user())
+            by=by or os_user())
 
 
 @import_app.command("contacts")
@@ -131,7 +130,7 @@ def import_contacts(
     Example: smsconsent import contacts candidates.csv --evidence "ATS apply form, 2025"
     """
     _import(ctx, file, rejects, "importing contacts", services.import_contacts,
-            by=by or _os_user(), evidence=evidence)
+            by=by or os_user(), evidence=evidence)
 
 
 @app.command("filter")

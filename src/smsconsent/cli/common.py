@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable
@@ -76,3 +77,11 @@ def _table(result: Any) -> None:
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
         table.add_row(str(key), shown)
     console.print(table)
+
+
+def os_user() -> str:
+    """Who runs the command, for the ledger, when no --by is given."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (containers): say so plainly
+        return "cli"

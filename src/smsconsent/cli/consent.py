@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
-
 import typer
 
 from smsconsent import services
 from smsconsent.cli.app import app
-from smsconsent.cli.common import EXIT_REFUSED, FormatOption, emit, run, store_for
+from smsconsent.cli.common import EXIT_REFUSED, FormatOption, emit, os_user, run, store_for
 
 consent_app = typer.Typer(help="Record consent with its evidence.", no_args_is_help=True)
 app.add_typer(consent_app, name="consent")
@@ -162,14 +160,7 @@ def consent_grant(
     store = run(lambda: store_for(ctx))
     emit(run(lambda: services.grant_consent(
         store, ctx.obj.workspace, contact, type_=type_, purpose=purpose, evidence=evidence,
-        by=by or _os_user())), fmt)
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment (containers): say so plainly
-        return "cli"
+        by=by or os_user())), fmt)
 
 
 @app.command()
