@@ -193,6 +193,23 @@ def start_server(db: str, port: int, extra: list[str], log: Path) -> subprocess.
     raise SystemExit(f"the server did not start:\n{log.read_text(errors='replace')}")
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and its live descendants (``--workers``)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            child = int(stat.parent.name)
+            parents[child], ticks[child] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, grew = {pid}, True
+    while grew:
+        found = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grew = bool(found)
+    return sum(ticks.get(p, 0) for p in tree) / os.sysconf("SC_CLK_TCK")
+
+
 def phase(name: str, port: int, server: subprocess.Popen[bytes], requests: list[bytes],
           args: argparse.Namespace) -> dict[str, object]:
     load(port, requests[:200], min(args.concurrency, 4), 10)  # warm-up: imports, caches
@@ -204,7 +221,12 @@ def phase(name: str, port: int, server: subprocess.Popen[bytes], requests: list[
                                 "-r", "200", "--nonblocking", "--gil", "-f", "raw"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
+    cpu, load_before = tree_cpu(server.pid), os.getloadavg()[0]
     result = load(port, requests[200:], args.concurrency, args.seconds)
+    cpu = tree_cpu(server.pid) - cpu
+    served = int(str(result["requests"])) or 1
+    result.update(server_cpu_s=round(cpu, 2), server_cpu_ms_per_request=round(cpu * 1000 / served, 3),
+                  loadavg_1m_before=round(load_before, 2))
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         spy.wait(30)

@@ -12,12 +12,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from smsconsent.domain.roles import Role
 from smsconsent.errors import NotFound, Unauthorized
 from smsconsent.services.base import Store, check_text, load_workspace
 from smsconsent.storage import tables as t
+from smsconsent.storage.database import Prepared
 
 PREFIX = "sk"
 
@@ -54,21 +55,25 @@ def create_api_key(store: Store, workspace: str, role: str, *, label: str | None
             "label": label}
 
 
+_ACTIVE_KEYS = Prepared(
+    select(t.api_keys.c.workspace_id, t.workspaces.c.name, t.api_keys.c.role,
+           t.api_keys.c.key_id, t.api_keys.c.key_hash)
+    .join(t.workspaces, t.workspaces.c.id == t.api_keys.c.workspace_id)
+    .where(t.api_keys.c.key_id == bindparam("key_id"), t.api_keys.c.revoked_at.is_(None))
+)
+
+
 def authenticate(store: Store, key: str) -> Principal:
     """The principal behind ``key``; Unauthorized for a malformed, unknown or revoked key."""
     parts = key.strip().split("_", 2) if isinstance(key, str) else []
     if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != 16 or len(key) > 200:
         raise Unauthorized("the API key is malformed", code="invalid_key")
     digest = _digest(key.strip())
-    with store.read() as conn:
-        rows = conn.execute(
-            select(t.api_keys, t.workspaces.c.name)
-            .join(t.workspaces, t.workspaces.c.id == t.api_keys.c.workspace_id)
-            .where(t.api_keys.c.key_id == parts[1], t.api_keys.c.revoked_at.is_(None))
-        ).all()
-    for row in rows:
-        if hmac.compare_digest(row.key_hash, digest):
-            return Principal(row.workspace_id, row.name, Role(row.role), row.key_id)
+    with store.read() as conn:  # read every time: a revoked key is refused at once
+        rows = _ACTIVE_KEYS.all(conn, key_id=parts[1])
+    for workspace_id, name, role, key_id, key_hash in rows:
+        if hmac.compare_digest(key_hash, digest):
+            return Principal(workspace_id, name, Role(role), key_id)
     raise Unauthorized("unknown or revoked API key", code="invalid_key")
 
 

@@ -16,9 +16,9 @@ from smsconsent.domain.workspace import Number, Workspace
 from smsconsent.errors import BadInput
 from smsconsent.services.base import (
     Store,
+    addressed,
     find_number,
     load_workspace_by_id,
-    our_number,
     parse_contact,
     parse_sender,
 )
@@ -48,11 +48,11 @@ def _addressed(conn: Connection, sender: str, to: str, workspace: str | None,
 
     The contact is still checked then, so a bad number is bad input whatever the sender.
     """
-    number = our_number(conn, parse_sender(sender), workspace)
-    if number is None:
+    found = addressed(conn, parse_sender(sender), workspace)
+    if found is None:
         parse_contact(to, "US")
         return None
-    ws = load_workspace_by_id(conn, number.workspace_id)
+    number, ws = found
     contact = parse_contact(to, ws.region)
     _known_list(conn, ws.id, list_name)
     return number, ws, contact

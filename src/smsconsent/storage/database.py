@@ -46,7 +46,7 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, Executable, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -67,21 +67,27 @@ MIGRATION_LOCK = 0x736D73636F6E  # pg_advisory_xact_lock key: one `db upgrade` a
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, full sync, foreign keys and one writer lock."""
+def make_engine(url: str, *, connections: int | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, full sync, foreign keys and one writer lock.
+
+    ``connections``: a pool of exactly that many (the HTTP service's event-loop reader has one).
+    """
+    pool: dict[str, Any] = {} if connections is None else {
+        "pool_size": connections, "max_overflow": 0}
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise BadInput(f"not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
+                               **pool)
         _sqlite_setup(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = str(parsed.set(drivername="postgresql+psycopg"))
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
-                             isolation_level=WRITE_ISOLATION)
+        return create_engine(url, pool_pre_ping=True, isolation_level=WRITE_ISOLATION,
+                             **(pool or {"pool_size": 10, "max_overflow": 10}))
     raise BadInput(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
 
@@ -156,6 +162,52 @@ def reading(engine: Engine) -> Iterator[Connection]:
             conn = raw.execution_options(isolation_level=READ_ISOLATION, postgresql_readonly=True)
         with conn.begin():
             yield conn
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run on the DB-API cursor.
+
+    For the point queries of every request (an API key, a number, a contact's state, the
+    ledger's head): SQLAlchemy's statement building, cache-key generation and result processing
+    cost several times the query itself there. Fit only for statements whose values need no
+    type processing (strings, integers, None): rows come back as the driver gives them.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+
+    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+        name = conn.dialect.name
+        found = self._compiled.get(name)
+        if found is None:
+            compiled = self.statement.compile(dialect=conn.dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            found = self._compiled[name] = (compiled.string, order)
+        return found
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """Execute with ``params`` (by bind name); returns the DB-API cursor."""
+        sql, order = self._sql(conn)
+        cursor = conn.connection.cursor()
+        cursor.execute(sql, tuple(params[k] for k in order) if order is not None else params)
+        return cursor
+
+    def first(self, conn: Connection, **params: Any) -> Any:
+        """The first row (a tuple), or None."""
+        cursor = self.run(conn, params)
+        try:
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
+    def all(self, conn: Connection, **params: Any) -> list[Any]:
+        cursor = self.run(conn, params)
+        try:
+            rows: list[Any] = cursor.fetchall()
+            return rows
+        finally:
+            cursor.close()
 
 
 # -- migrations ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select,
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import is_sqlite
+from smsconsent.storage.database import Prepared, is_sqlite
 
 GENESIS = "0" * 64
 LOOKUP_CHUNK = 2000  # phones per ``IN (...)`` query: well under SQLite's bound-variable limit
@@ -306,13 +306,13 @@ def events_page(conn: Connection, workspace_id: int, *, contact: str | None = No
     return [_recorded(r) for r in rows]
 
 
+_STATE = Prepared(select(t.contacts.c.state).where(
+    t.contacts.c.workspace_id == bindparam("ws"), t.contacts.c.phone == bindparam("phone")))
+
+
 def stored_state(conn: Connection, workspace_id: int, phone: str) -> ContactState | None:
-    row = conn.execute(
-        select(t.contacts.c.state).where(
-            t.contacts.c.workspace_id == workspace_id, t.contacts.c.phone == phone
-        )
-    ).first()
-    return ContactState.from_dict(json.loads(row.state)) if row else None
+    row = _STATE.first(conn, ws=workspace_id, phone=phone)
+    return ContactState.from_dict(json.loads(row[0])) if row else None
 
 
 @dataclass

@@ -70,6 +70,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     ``store`` lets a caller that already opened (and checked) the database hand it over.
     """
     store = store or Store(make_engine(settings.db_url))
+    loop_store = Store(make_engine(store.engine.url.render_as_string(hide_password=False),
+                                   connections=1), store.clock)
     app_metrics = Metrics()
     worker = OutboxWorker(store, settings, app_metrics) if settings.outbox_worker else None
 
@@ -83,10 +85,12 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             if worker is not None:
                 await run_in_threadpool(worker.stop)
             store.engine.dispose()
+            loop_store.engine.dispose()
 
     app = FastAPI(title="smsconsent", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
     app.state.settings, app.state.store, app.state.metrics = settings, store, app_metrics
+    app.state.loop_store = loop_store
     errors.install(app)
     app.include_router(ops)
     for router in (rest.router, bulk.router, webhooks.router):

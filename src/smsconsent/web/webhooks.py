@@ -23,7 +23,7 @@ from smsconsent.services import InboundResult, Store
 from smsconsent.services.inbound import ReplyHook
 from smsconsent.services.workspaces import workspace_secrets
 from smsconsent.storage import outbox
-from smsconsent.web.auth import store_of
+from smsconsent.web.auth import loop_store_of, store_of
 from smsconsent.web.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"],
@@ -60,7 +60,7 @@ async def twilio_inbound(workspace: str, request: Request) -> Response:
     retried ``MessageSid`` changes nothing and gets an empty Response.
     """
     raw = await request.body()
-    secrets = await run_in_threadpool(workspace_secrets, store_of(request), workspace)
+    secrets = workspace_secrets(loop_store_of(request), workspace)  # one read: on the loop
     token = secrets.get("twilio_auth_token")
     if not token:
         raise Forbidden("this workspace has no Twilio auth token set", code="no_auth_token")
@@ -89,7 +89,7 @@ async def telnyx_inbound(workspace: str, request: Request) -> dict[str, Any]:
     """
     raw = await request.body()
     store = store_of(request)
-    secrets = await run_in_threadpool(workspace_secrets, store, workspace)
+    secrets = workspace_secrets(loop_store_of(request), workspace)
     key = secrets.get("telnyx_public_key")
     if not key:
         raise Forbidden("this workspace has no Telnyx public key set", code="no_public_key")
