@@ -225,8 +225,8 @@ def phase(name: str, port: int, server: subprocess.Popen[bytes], requests: list[
     result = load(port, requests[200:], args.concurrency, args.seconds)
     cpu = tree_cpu(server.pid) - cpu
     served = int(str(result["requests"])) or 1
-    result.update(server_cpu_s=round(cpu, 2), server_cpu_ms_per_request=round(cpu * 1000 / served, 3),
-                  loadavg_1m_before=round(load_before, 2))
+    result.update(server_cpu_s=round(cpu, 2), loadavg_1m_before=round(load_before, 2),
+                  server_cpu_ms_per_request=round(cpu * 1000 / served, 3))
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         spy.wait(30)

@@ -46,9 +46,11 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, Executable, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 from smsconsent.errors import BadInput, SchemaOutOfDate
 
@@ -173,7 +175,7 @@ class Prepared:
     type processing (strings, integers, None): rows come back as the driver gives them.
     """
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
@@ -182,6 +184,7 @@ class Prepared:
         found = self._compiled.get(name)
         if found is None:
             compiled = self.statement.compile(dialect=conn.dialect)
+            assert isinstance(compiled, SQLCompiler)
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
             found = self._compiled[name] = (compiled.string, order)
         return found

@@ -10,7 +10,8 @@ a short request's time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -57,7 +58,7 @@ def check_role(principal: Principal, role: Role) -> Principal:
     return principal
 
 
-def require_role(role: Role) -> Callable[..., Principal]:
+def require_role(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency admitting keys of ``role`` or above; 403 for the others."""
 
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
