@@ -9,7 +9,12 @@ from smsconsent.services.base import Store
 from smsconsent.services.exports import export_ledger, export_opt_outs
 from smsconsent.services.filtering import filter_recipients
 from smsconsent.services.imports import import_contacts, import_opt_outs
-from smsconsent.services.inbound import InboundResult, handle_inbound
+from smsconsent.services.inbound import (
+    InboundResult,
+    handle_inbound,
+    read_inbound,
+    record_inbound,
+)
 from smsconsent.services.queries import history, list_contacts, status, verify
 from smsconsent.services.sending import check, send
 from smsconsent.services.workspaces import (
@@ -42,6 +47,8 @@ __all__ = [
     "list_contacts",
     "opt_in",
     "opt_out",
+    "read_inbound",
+    "record_inbound",
     "send",
     "set_secrets",
     "show_workspace",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy.exc import NoResultFound
 
 from smsconsent.domain.clock import format_ts
 from smsconsent.domain.phones import normalize_phone, normalize_sender
@@ -24,6 +28,7 @@ from smsconsent.storage.database import Prepared, reading, writing
 from smsconsent.storage.ledger import Ledger
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -57,6 +62,102 @@ class Store:
 WORKSPACE_COLUMNS = (t.workspaces.c.id, t.workspaces.c.name, t.workspaces.c.business_name,
                      t.workspaces.c.contact, t.workspaces.c.region, t.workspaces.c.policy,
                      t.workspaces.c.templates)
+
+
+@dataclass
+class _Job:
+    workspace_id: int
+    body: Callable[[Ledger], Any]
+    future: Future[Any]
+
+
+class GroupCommit:
+    """Write transactions handed over by the HTTP service, committed several at a time.
+
+    A commit on SQLite is one fsync'd write under the database's single writer lock, so
+    concurrent inbound texts queue for it one by one; here the texts that arrive while one
+    transaction commits share the next. Each runs in its own SAVEPOINT with its own
+    ``Ledger.open``/``close`` (the chain goes on from the previous one's head), so a text that
+    fails is rolled back alone and answered with its error, and nothing of it touches the
+    others. Every future is resolved only after the COMMIT holding it has returned, so a 200
+    still means durably committed; a failed COMMIT fails the whole group, none of which is
+    then stored. Bodies run in workspace-id order (arrival order within a workspace), so a
+    group takes its workspaces' row locks in ascending order and two groups never wait on
+    each other in a cycle (PostgreSQL; storage/database.py).
+
+    One thread per process does the writing; it also holds the in-process writer queue of
+    ``storage.database.writing`` like any other writer.
+    """
+
+    def __init__(self, store: Store, max_group: int = 64) -> None:
+        self.store, self.max_group = store, max_group
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish what was handed over, then end the thread."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, workspace_id: int, body: Callable[[Ledger], T]) -> Future[T]:
+        """Run ``body`` on the workspace's ledger in the next group; the future holds its
+        result (or error) once that group has committed."""
+        if self._thread is None:
+            raise RuntimeError("the group commit is not running")
+        future: Future[T] = Future()
+        self._jobs.put(_Job(workspace_id, body, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.max_group:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._jobs.put(None)  # stop after this group
+                    break
+                group.append(job)
+            self._commit(sorted(group, key=lambda j: j.workspace_id))
+
+    def _commit(self, group: list[_Job]) -> None:
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            with writing(self.store.engine) as conn:
+                for job in group:
+                    savepoint = conn.begin_nested()
+                    try:
+                        ledger = Ledger.open(conn, job.workspace_id, self.store.now)
+                        value = job.body(ledger)
+                        ledger.close()
+                    except Exception as exc:  # this body only: its savepoint is undone
+                        savepoint.rollback()
+                        outcomes.append((job, None, exc))
+                    else:
+                        savepoint.commit()
+                        outcomes.append((job, value, None))
+        except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the group is stored
+            for job in group:
+                job.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for job, value, error in outcomes:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
 
 
 def workspace_from_row(row: Any) -> Workspace:
@@ -104,23 +205,31 @@ def addressed(conn: Connection, number: str, workspace: str | None
     return None if found is None else (found, load_workspace_by_id(conn, found.workspace_id))
 
 
+_WORKSPACE_BY_NAME = Prepared(select(*WORKSPACE_COLUMNS)
+                              .where(t.workspaces.c.name == bindparam("name")))
+_WORKSPACE_BY_ID = Prepared(select(*WORKSPACE_COLUMNS)
+                            .where(t.workspaces.c.id == bindparam("id")))
+_NUMBER = Prepared(select(t.numbers.c.number, t.numbers.c.workspace_id, t.numbers.c.kind,
+                          t.numbers.c.campaign).where(t.numbers.c.number == bindparam("number")))
+
+
 def load_workspace(conn: Connection, name: str) -> Workspace:
-    row = conn.execute(select(t.workspaces).where(t.workspaces.c.name == name)).first()
+    row = _WORKSPACE_BY_NAME.first(conn, name=name)
     if row is None:
         raise NotFound(f"no workspace named {name!r}", code="unknown_workspace")
-    return workspace_from_row(row)
+    return _workspace(*row)
 
 
 def load_workspace_by_id(conn: Connection, workspace_id: int) -> Workspace:
-    row = conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).one()
-    return workspace_from_row(row)
+    row = _WORKSPACE_BY_ID.first(conn, id=workspace_id)
+    if row is None:  # ids come from rows just read: a broken invariant, not a caller's error
+        raise NoResultFound(f"no workspace with id {workspace_id}")
+    return _workspace(*row)
 
 
 def find_number(conn: Connection, number: str) -> Number | None:
-    row = conn.execute(select(t.numbers).where(t.numbers.c.number == number)).first()
-    if row is None:
-        return None
-    return Number(row.number, row.workspace_id, row.kind, row.campaign)
+    row = _NUMBER.first(conn, number=number)
+    return None if row is None else Number(*row)
 
 
 def our_number(conn: Connection, number: str, workspace: str | None) -> Number | None:

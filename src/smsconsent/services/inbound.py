@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from smsconsent.domain.classification import Classification, Intent, KeywordPolicy
 from smsconsent.domain.classifier import classify
@@ -27,14 +27,15 @@ from smsconsent.domain.workspace import Number, Workspace
 from smsconsent.errors import BadInput, NotFound
 from smsconsent.services.base import (
     Store,
+    addressed,
     check_text,
     find_number,
     load_workspace_by_id,
-    our_number,
     parse_contact,
     parse_sender,
 )
 from smsconsent.storage import tables as t
+from smsconsent.storage.database import Prepared
 from smsconsent.storage.ledger import Ledger
 
 MAX_BODY = 5000
@@ -67,16 +68,41 @@ class InboundResult:
         }
 
 
+_LIST_KEYWORDS = Prepared(select(t.contact_lists.c.name, t.contact_lists.c.keyword).where(
+    t.contact_lists.c.workspace_id == bindparam("ws"), t.contact_lists.c.keyword.is_not(None)))
+
+
 def keyword_policy(conn: Connection, ws: Workspace, number: Number) -> KeywordPolicy:
     """The workspace's keywords, its lists' keywords, and no YES on a toll-free number."""
-    policy = ws.policy.keywords
-    lists = conn.execute(select(t.contact_lists.c.name, t.contact_lists.c.keyword).where(
-        t.contact_lists.c.workspace_id == ws.id, t.contact_lists.c.keyword.is_not(None))).all()
+    lists = tuple(_LIST_KEYWORDS.all(conn, ws=ws.id))
+    toll_free = number.kind == NumberKind.TOLL_FREE.value
+    if not lists and not toll_free:
+        return ws.policy.keywords
+    key = (id(ws.policy.keywords), lists, toll_free)
+    found = _MERGED.get(key)
+    if found is None or found[0] is not ws.policy.keywords:
+        if len(_MERGED) >= 1024:
+            _MERGED.clear()
+        found = _MERGED[key] = (ws.policy.keywords,
+                                _merged_policy(ws.policy.keywords, lists, toll_free))
+    return found[1]
+
+
+# Merged policies by (the workspace policy's identity, the lists' keywords, toll-free): the
+# workspace's parsed policy is one object while its stored text is unchanged (services/base),
+# so an unchanged policy gives the same merged object on every text (the classifier finds its
+# compiled form by identity) and a change, being a new object, is seen at once.
+_MERGED: dict[tuple[int, tuple[tuple[str, str], ...], bool],
+              tuple[KeywordPolicy, KeywordPolicy]] = {}
+
+
+def _merged_policy(policy: KeywordPolicy, lists: tuple[tuple[str, str], ...], toll_free: bool
+                   ) -> KeywordPolicy:
     if lists:
         merged = dict(policy.list_keywords)
-        merged.update({r.keyword: r.name for r in lists})
+        merged.update({keyword: name for name, keyword in lists})
         policy = replace(policy, list_keywords=merged)
-    if number.kind == NumberKind.TOLL_FREE.value and policy.yes_opts_in:
+    if toll_free and policy.yes_opts_in:
         policy = replace(policy, yes_opts_in=False)
     return policy
 
@@ -86,6 +112,22 @@ def check_body(body: str) -> str:
         raise BadInput("the message body is empty", code="empty_body")
     check_text(body, "the message body", MAX_BODY)
     return body
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """An inbound text read and classified, before the lock: what ``record_inbound`` needs."""
+
+    our: str
+    contact: str
+    body: str
+    number: Number
+    workspace: Workspace
+    reading: Classification
+    provider_id: str | None
+    occurred: str | None
+    provider_handled: bool
+    on_reply: ReplyHook | None
 
 
 def handle_inbound(store: Store, sender: str, to: str, body: str, *,
@@ -98,6 +140,20 @@ def handle_inbound(store: Store, sender: str, to: str, body: str, *,
     so the change is recorded and no second reply is owed. ``workspace`` limits the caller
     (an API key, a webhook URL) to that workspace's numbers.
     """
+    inbound = read_inbound(store, sender, to, body, provider_id=provider_id, at=at,
+                           provider_handled=provider_handled, on_reply=on_reply,
+                           workspace=workspace)
+    with store.write(inbound.workspace.id) as ledger:
+        return record_inbound(ledger, inbound)
+
+
+def read_inbound(store: Store, sender: str, to: str, body: str, *,
+                 provider_id: str | None = None, at: str | None = None,
+                 provider_handled: bool = False, on_reply: ReplyHook | None = None,
+                 workspace: str | None = None) -> Inbound:
+    """The first half of ``handle_inbound``: check and classify the text, reading only (no
+    lock), so the HTTP service can run it on its event loop and hand the second half to the
+    group commit (services/base.GroupCommit)."""
     check_body(body)
     our = parse_sender(to)
     occurred = parse_ts(at) if at else None
@@ -105,37 +161,45 @@ def handle_inbound(store: Store, sender: str, to: str, body: str, *,
         check_text(provider_id, "the provider message id", 128)
         provider_id = provider_id.strip() or None
     with store.read() as conn:
-        number = our_number(conn, our, workspace)
-        if number is None:
+        found = addressed(conn, our, workspace)
+        if found is None:
             raise NotFound(f"{our} is not a number of any workspace", code="unknown_number")
-        ws = load_workspace_by_id(conn, number.workspace_id)
+        number, ws = found
         contact = parse_contact(sender, ws.region)
         policy = keyword_policy(conn, ws, number)
     reading = classify(body, policy)  # outside the lock: the text is read as it arrived
-    with store.write(ws.id) as ledger:
-        # The scope and campaign an opt-out is recorded under are those under the lock.
-        ws = load_workspace_by_id(ledger.conn, ws.id)
-        number = find_number(ledger.conn, our) or number
-        if provider_id is not None:
-            seen = ledger.seen_provider_id(provider_id)
-            if seen is not None:
-                return InboundResult(ws.name, contact, seen.data.get("intent", "none"),
-                                     "duplicate", None, True, seen.data.get("classification", {}))
-        when = occurred or ledger.recorded_at
-        changes: list[Event] = []
-        action, reply, kind = _act(ledger, ws, number, contact, reading, when, provider_handled,
-                                   changes)
-        ledger.record(Event(EventType.INBOUND_RECEIVED, when, CONTACT, contact, data={
-            "body": body, "to": our, "intent": reading.intent.value, "action": action,
-            "classification": reading.to_dict()}, provider_id=provider_id))
-        for change in changes:
-            ledger.record(change)
-        if reply is not None:
-            ledger.record(Event(EventType.REPLY_SENT, ledger.recorded_at, SYSTEM, contact, data={
-                "kind": kind, "body": reply, "from": our, "language": reading.language or "en",
-                "via": "outbox" if on_reply else "inline"}))
-            if on_reply is not None:
-                on_reply(ledger.conn, ws, our, contact, reply)
+    return Inbound(our, contact, body, number, ws, reading, provider_id, occurred,
+                   provider_handled, on_reply)
+
+
+def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
+    """The second half of ``handle_inbound``, under the workspace's lock: act on the text and
+    record it; the reply is owed once the transaction commits."""
+    our, contact, reading = inbound.our, inbound.contact, inbound.reading
+    provider_id = inbound.provider_id
+    # The scope and campaign an opt-out is recorded under are those under the lock.
+    ws = load_workspace_by_id(ledger.conn, inbound.workspace.id)
+    number = find_number(ledger.conn, our) or inbound.number
+    if provider_id is not None:
+        seen = ledger.seen_provider_id(provider_id)
+        if seen is not None:
+            return InboundResult(ws.name, contact, seen.data.get("intent", "none"),
+                                 "duplicate", None, True, seen.data.get("classification", {}))
+    when = inbound.occurred or ledger.recorded_at
+    changes: list[Event] = []
+    action, reply, kind = _act(ledger, ws, number, contact, reading, when,
+                               inbound.provider_handled, changes)
+    ledger.record(Event(EventType.INBOUND_RECEIVED, when, CONTACT, contact, data={
+        "body": inbound.body, "to": our, "intent": reading.intent.value, "action": action,
+        "classification": reading.to_dict()}, provider_id=provider_id))
+    for change in changes:
+        ledger.record(change)
+    if reply is not None:
+        ledger.record(Event(EventType.REPLY_SENT, ledger.recorded_at, SYSTEM, contact, data={
+            "kind": kind, "body": reply, "from": our, "language": reading.language or "en",
+            "via": "outbox" if inbound.on_reply else "inline"}))
+        if inbound.on_reply is not None:
+            inbound.on_reply(ledger.conn, ws, our, contact, reply)
     return InboundResult(ws.name, contact, reading.intent.value, action, reply, False,
                          reading.to_dict())
 

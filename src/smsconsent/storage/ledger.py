@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select,
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import Prepared, is_sqlite
+from smsconsent.storage.database import Prepared
 
 GENESIS = "0" * 64
 LOOKUP_CHUNK = 2000  # phones per ``IN (...)`` query: well under SQLite's bound-variable limit
@@ -72,33 +72,20 @@ class Ledger:
         later event an earlier time, and the time-ordered fold would then apply a START before
         the STOP it followed. So ``recorded_at`` is at least the head event's.
         """
-        query = select(t.workspaces.c.head_seq, t.workspaces.c.head_hash).where(
-            t.workspaces.c.id == workspace_id
-        )
-        if not is_sqlite(conn):
-            query = query.with_for_update()
-        row = conn.execute(query).one()
+        head_seq, head_hash = _HEAD.first(conn, ws=workspace_id)
         recorded_at = now()
-        if row.head_seq:
-            last = conn.execute(select(t.events.c.recorded_at).where(
-                t.events.c.workspace_id == workspace_id, t.events.c.seq == row.head_seq)
-            ).scalar_one()
+        if head_seq:
+            (last,) = _EVENT_RECORDED.first(conn, ws=workspace_id, seq=head_seq)
             recorded_at = max(recorded_at, last)
-        return cls(conn, workspace_id, row.head_seq, row.head_hash, recorded_at)
+        return cls(conn, workspace_id, head_seq, head_hash, recorded_at)
 
     # -- contacts ------------------------------------------------------------------------------
     def state(self, phone: str) -> ContactState:
         """The contact's current state (a new, empty one for a contact never seen)."""
         if phone not in self._states:
-            row = self.conn.execute(
-                select(t.contacts.c.state).where(
-                    t.contacts.c.workspace_id == self.workspace_id, t.contacts.c.phone == phone
-                )
-            ).first()
-            self._states[phone] = (
-                ContactState.from_dict(json.loads(row.state)) if row else ContactState(phone)
-            )
-            if row:
+            stored = stored_state(self.conn, self.workspace_id, phone)
+            self._states[phone] = stored or ContactState(phone)
+            if stored is not None:
                 self._stored.add(phone)
         return self._states[phone]
 
@@ -114,12 +101,11 @@ class Ledger:
 
     # -- events --------------------------------------------------------------------------------
     def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
-        row = self.conn.execute(
-            select(t.events).where(
-                t.events.c.workspace_id == self.workspace_id, t.events.c.provider_id == provider_id
-            )
-        ).first()
-        return _recorded(row) if row else None
+        row = _BY_PROVIDER_ID.first(self.conn, ws=self.workspace_id, provider_id=provider_id)
+        return None if row is None else RecordedEvent(
+            seq=row[0], type=row[1], occurred_at=row[2], recorded_at=row[3], actor=row[4],
+            contact=row[5], data=json.loads(row[6]), provider_id=row[7], prev_hash=row[8],
+            hash=row[9])
 
     def record(self, event: Event) -> RecordedEvent:
         """Append ``event`` to the chain and move the contact's state by it.
@@ -132,14 +118,12 @@ class Ledger:
         digest = event_hash(self.head_hash, seq, event.type.value, event.contact,
                             event.occurred_at, self.recorded_at, event.actor, event.provider_id,
                             data_json)
-        self.conn.execute(
-            insert(t.events).values(
-                workspace_id=self.workspace_id, seq=seq, type=event.type.value,
-                contact=event.contact, occurred_at=event.occurred_at,
-                recorded_at=self.recorded_at, actor=event.actor, provider_id=event.provider_id,
-                data=data_json, prev_hash=self.head_hash, hash=digest,
-            )
-        )
+        _INSERT_EVENT.run(self.conn, {
+            "workspace_id": self.workspace_id, "seq": seq, "type": event.type.value,
+            "contact": event.contact, "occurred_at": event.occurred_at,
+            "recorded_at": self.recorded_at, "actor": event.actor,
+            "provider_id": event.provider_id, "data": data_json, "prev_hash": self.head_hash,
+            "hash": digest}).close()
         recorded = RecordedEvent(seq, event.type.value, event.occurred_at, self.recorded_at,
                                  event.actor, event.contact, event.data, event.provider_id,
                                  self.head_hash, digest)
@@ -193,11 +177,25 @@ class Ledger:
         save_states(self.conn, self.workspace_id, dirty, self._stored, self.recorded_at)
         self._stored.update(self._dirty)
         self._dirty.clear()
-        self.conn.execute(
-            update(t.workspaces)
-            .where(t.workspaces.c.id == self.workspace_id)
-            .values(head_seq=self.head_seq, head_hash=self.head_hash)
-        )
+        _SET_HEAD.run(self.conn, {"ws": self.workspace_id, "head_seq": self.head_seq,
+                                  "head_hash": self.head_hash}).close()
+
+
+# The single-event path's statements, compiled once (storage/database.Prepared): a webhook
+# runs each of them once or twice.
+_HEAD = Prepared(select(t.workspaces.c.head_seq, t.workspaces.c.head_hash)
+                 .where(t.workspaces.c.id == bindparam("ws")).with_for_update())
+_EVENT_RECORDED = Prepared(select(t.events.c.recorded_at).where(
+    t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
+_EVENT_COLUMNS = ("seq", "type", "occurred_at", "recorded_at", "actor", "contact", "data",
+                  "provider_id", "prev_hash", "hash")
+_BY_PROVIDER_ID = Prepared(select(*(t.events.c[name] for name in _EVENT_COLUMNS)).where(
+    t.events.c.workspace_id == bindparam("ws"),
+    t.events.c.provider_id == bindparam("provider_id")))
+_INSERT_EVENT = Prepared(insert(t.events).values(
+    {name: bindparam(name) for name in ("workspace_id", *_EVENT_COLUMNS)}))
+_SET_HEAD = Prepared(update(t.workspaces).where(t.workspaces.c.id == bindparam("ws"))
+                     .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash")))
 
 
 def state_row(workspace_id: int, state: ContactState, now: str) -> dict[str, Any]:

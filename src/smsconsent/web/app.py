@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from smsconsent import __version__
 from smsconsent.outbox_worker import OutboxWorker
 from smsconsent.services import Store
+from smsconsent.services.base import GroupCommit
 from smsconsent.settings import Settings
 from smsconsent.storage.database import make_engine
 from smsconsent.web import bulk, errors, rest, webhooks
@@ -74,9 +75,11 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
                                    connections=1), store.clock)
     app_metrics = Metrics()
     worker = OutboxWorker(store, settings, app_metrics) if settings.outbox_worker else None
+    group_commit = GroupCommit(store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        group_commit.start()
         if worker is not None:
             worker.start()
         try:
@@ -84,13 +87,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         finally:
             if worker is not None:
                 await run_in_threadpool(worker.stop)
+            await run_in_threadpool(group_commit.stop)
             store.engine.dispose()
             loop_store.engine.dispose()
 
     app = FastAPI(title="smsconsent", version=__version__, description=DESCRIPTION,
                   lifespan=lifespan)
     app.state.settings, app.state.store, app.state.metrics = settings, store, app_metrics
-    app.state.loop_store = loop_store
+    app.state.loop_store, app.state.group_commit = loop_store, group_commit
     errors.install(app)
     app.include_router(ops)
     for router in (rest.router, bulk.router, webhooks.router):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from smsconsent import services
 from smsconsent.domain.events import agent
@@ -19,6 +18,7 @@ from smsconsent.services import apikeys
 from smsconsent.web import schemas as s
 from smsconsent.web.auth import Principal, loop_store_of, require_role, store_of
 from smsconsent.web.errors import ERROR_RESPONSES
+from smsconsent.web.webhooks import record_inbound
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 
@@ -70,11 +70,8 @@ async def inbound(body: s.InboundBody, request: Request, who: Principal = needs(
     Returns the reply owed (send it yourself), or null. Needs a manager key: a text can opt
     a contact back in.
     """
-    result = await run_in_threadpool(
-        services.handle_inbound, store_of(request), body.sender, body.to, body.body,
-        provider_id=body.id, at=body.at, workspace=who.workspace_name)
-    if not result.duplicate:
-        request.app.state.metrics.inbound.labels(intent=result.intent, source="rest").inc()
+    result = await record_inbound(request, "rest", body.sender, body.to, body.body,
+                                  provider_id=body.id, at=body.at, workspace=who.workspace_name)
     return result.to_dict()
 
 

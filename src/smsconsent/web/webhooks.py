@@ -7,19 +7,21 @@ transaction as the ledger change (``on_reply``) and the worker delivers it.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable
 from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
-from starlette.concurrency import run_in_threadpool
 
 from smsconsent import services
 from smsconsent.domain.workspace import Workspace
 from smsconsent.errors import Forbidden
 from smsconsent.providers import InboundMessage, telnyx, twilio
 from smsconsent.services import InboundResult, Store
+from smsconsent.services.base import GroupCommit
 from smsconsent.services.inbound import ReplyHook
 from smsconsent.services.workspaces import workspace_secrets
 from smsconsent.storage import outbox
@@ -30,14 +32,27 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"],
                    responses={k: v for k, v in ERROR_RESPONSES.items() if k != 401})
 
 
-def _handle(request: Request, workspace: str, msg: InboundMessage, source: str,
-            on_reply: ReplyHook | None = None) -> InboundResult:
-    result = services.handle_inbound(
-        store_of(request), msg.sender, msg.to, msg.body, provider_id=msg.provider_id, at=msg.at,
-        provider_handled=msg.provider_handled, on_reply=on_reply, workspace=workspace)
+async def record_inbound(request: Request, source: str, sender: str, to: str, body: str, *,
+                         on_reply: ReplyHook | None = None, **options: Any) -> InboundResult:
+    """``services.handle_inbound`` for the HTTP service: the text is read and classified on the
+    event loop (reads that take no lock), and its ledger change goes to the group commit
+    (services/base.GroupCommit); the result comes back once that change has committed."""
+    inbound = services.read_inbound(loop_store_of(request), sender, to, body, on_reply=on_reply,
+                                    **options)
+    group: GroupCommit = request.app.state.group_commit
+    result = await asyncio.wrap_future(
+        group.submit(inbound.workspace.id, partial(services.record_inbound, inbound=inbound)))
     if not result.duplicate:
         request.app.state.metrics.inbound.labels(intent=result.intent, source=source).inc()
     return result
+
+
+def _handle(request: Request, workspace: str, msg: InboundMessage, source: str,
+            on_reply: ReplyHook | None = None) -> Awaitable[InboundResult]:
+    return record_inbound(request, source, msg.sender, msg.to, msg.body,
+                          provider_id=msg.provider_id, at=msg.at,
+                          provider_handled=msg.provider_handled, on_reply=on_reply,
+                          workspace=workspace)
 
 
 def _twilio_url(request: Request) -> str:
@@ -71,7 +86,7 @@ async def twilio_inbound(workspace: str, request: Request) -> Response:
     msg = twilio.inbound(params)
     if not msg.body.strip():  # a picture with no text: nothing to read, nothing owed
         return Response(twilio.EMPTY_TWIML, media_type="application/xml")
-    result = await run_in_threadpool(_handle, request, workspace, msg, "twilio")
+    result = await _handle(request, workspace, msg, "twilio")
     return Response(twilio.twiml(result.reply), media_type="application/xml")
 
 
@@ -101,6 +116,5 @@ async def telnyx_inbound(workspace: str, request: Request) -> dict[str, Any]:
         return {"ignored": True}
     if not msg.body.strip():
         return {"ignored": True, "reason": "no text"}
-    result = await run_in_threadpool(_handle, request, workspace, msg, "telnyx",
-                                     partial(_enqueue, store))
+    result = await _handle(request, workspace, msg, "telnyx", partial(_enqueue, store))
     return {**result.to_dict(), "queued": result.reply is not None}
