@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smsconsent.domain import replies
@@ -28,7 +28,7 @@ from smsconsent.services.base import (
     require_text,
 )
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import writing
+from smsconsent.storage.database import Prepared, writing
 from smsconsent.storage.ledger import GENESIS, Ledger
 
 TEMPLATE_OPTIONS = {"help_text": "help", "stop_text": "stop", "start_text": "start"}
@@ -287,10 +287,12 @@ def secrets_status(stored: dict[str, str]) -> dict[str, str]:
 
 def workspace_secrets(store: Store, name: str) -> dict[str, str]:
     """The secrets themselves, for the adapters that verify or deliver; never print them."""
-    with store.read() as conn:
-        row = conn.execute(select(t.workspaces.c.secrets).where(
-            t.workspaces.c.name == name)).first()
+    with store.read() as conn:  # every webhook asks: pre-compiled
+        row = _SECRETS.first(conn, name=name)
     if row is None:
         raise NotFound(f"no workspace named {name!r}", code="unknown_workspace")
-    stored: dict[str, str] = json.loads(row.secrets or "{}")
+    stored: dict[str, str] = json.loads(row[0] or "{}")
     return stored
+
+
+_SECRETS = Prepared(select(t.workspaces.c.secrets).where(t.workspaces.c.name == bindparam("name")))

@@ -112,8 +112,13 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: this runs for every transaction, and SQLAlchemy's statement
+        # machinery cost more than the BEGIN itself.
+        readonly = conn.get_execution_options().get("readonly")
+        conn.connection.driver_connection.execute(_BEGIN_READ if readonly else _BEGIN_WRITE)
+
+
+_BEGIN_READ, _BEGIN_WRITE = "BEGIN DEFERRED", "BEGIN IMMEDIATE"
 
 
 def _use_wal(cur: Any) -> str:
