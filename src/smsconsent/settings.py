@@ -5,7 +5,8 @@ It refuses values that cannot work and keeps the database password out of ``repr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, fields
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
@@ -69,6 +70,15 @@ class Settings:
             raise BadInput("the console secret must be at least 16 characters")
         if self.telnyx_replay_window < 1:
             raise BadInput("the replay window must be at least one second")
+
+    def to_json(self) -> str:
+        """Every field, the secrets included: for handing to ``serve``'s worker processes."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        data = json.loads(text)
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     def __repr__(self) -> str:
         shown = make_url(self.db_url).render_as_string(hide_password=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import sys
+import os
+import secrets
+from dataclasses import replace
+from typing import Any
 
 import typer
 
@@ -20,6 +23,8 @@ outbox_app = typer.Typer(help="Replies owed through a provider's API (Telnyx).",
                          no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(outbox_app, name="outbox")
+
+MAX_WORKERS = 64
 
 TELNYX_API = typer.Option(DEFAULT_TELNYX_API, "--telnyx-api-base",
                           envvar="SMSCONSENT_TELNYX_API_BASE",
@@ -51,6 +56,11 @@ def serve(
         "random one per process, so sign-ins end when the server restarts."),
     access_log: bool = typer.Option(False, "--access-log/--no-access-log",
                                     help="Log every request (off: /metrics counts them)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=MAX_WORKERS,
+        help="Server processes sharing the port (one core each, at most "
+        f"{MAX_WORKERS}). They share nothing but the database, so every guarantee holds "
+        "across them; /metrics counts per process."),
 ) -> None:
     """Run the HTTP service (REST API, webhooks, /metrics) on --db.
 
@@ -58,14 +68,12 @@ def serve(
 
     Example: smsconsent --db sqlite:///sms.db serve --port 8000 --public-url
     https://sms.example.com
+
+    Example, one process per core: smsconsent --db sqlite:///sms.db serve --workers 2
     """
     import uvicorn
 
-    # Request threads hand the GIL back and forth around every database call; the default
-    # 5 ms switch interval let a thread holding the SQLite writer wait that long for it.
-    sys.setswitchinterval(0.0005)
-
-    from smsconsent.web.app import create_app
+    from smsconsent.web.app import SETTINGS_VARIABLE, create_app, tune_process
 
     settings = run(lambda: Settings(
         db_url=ctx.obj.db, public_url=public_url, telnyx_api_base=telnyx_api_base,
@@ -74,8 +82,20 @@ def serve(
         console_secret=console_secret))
     engine = run(lambda: make_engine(settings.db_url))
     run(lambda: ensure_schema(engine))
-    uvicorn.run(create_app(settings, store=Store(engine)), host=host, port=port,
-                log_level="info", proxy_headers=False, access_log=access_log)
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info",
+                               "proxy_headers": False, "access_log": access_log}
+    if workers == 1:
+        tune_process()
+        uvicorn.run(create_app(settings, store=Store(engine)), **options)
+        return
+    engine.dispose()
+    if settings.console_secret is None:  # one secret for all, or a sign-in works in one only
+        settings = replace(settings, console_secret=secrets.token_urlsafe(32))
+    # The workers are new interpreters (spawned, never forked): they read the settings from
+    # the environment this process hands down, which only its own user can read.
+    os.environ[SETTINGS_VARIABLE] = settings.to_json()
+    uvicorn.run("smsconsent.web.app:app_from_environment", factory=True, workers=workers,
+                **options)
 
 
 @apikey_app.command("create")

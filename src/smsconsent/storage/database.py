@@ -37,6 +37,8 @@ mode checked, since a file system without WAL support would silently keep the ro
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -66,7 +68,52 @@ READ_ISOLATION = "REPEATABLE READ"
 MIGRATION_LOCK = 0x736D73636F6E  # pg_advisory_xact_lock key: one `db upgrade` at a time
 
 # SQLite engines' in-process writer queue (see ``writing``).
-_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
+
+
+class WriterQueue:
+    """Where a SQLite file's writers wait for each other (see ``writing``): the threads of one
+    process on a lock, and the processes (``serve --workers N``, the CLI beside a server) on
+    an exclusive ``flock`` of a file beside the database, ``<database>-writer``.
+
+    SQLite's own wait for its writer lock (``busy_timeout``) polls, sleeping up to 100 ms
+    between tries: a process whose writer gave the lock up and took it again at once left the
+    other's waiting writer asleep for seconds. A blocked ``flock`` wakes as soon as the lock is
+    free. It is advisory and only ever taken before ``BEGIN IMMEDIATE``, so SQLite's own lock
+    stays the guarantee (an older smsconsent, or the ``sqlite3`` shell, still waits on it).
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self._threads = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._path is not None:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                    weakref.finalize(self, os.close, self._fd)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+def _writer_file(url: str) -> str | None:
+    """``<database>-writer`` for a SQLite file; None for memory databases and URI names."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return f"{database}-writer"
 
 
 def make_engine(url: str, *, connections: int | None = None) -> Engine:
@@ -83,7 +130,7 @@ def make_engine(url: str, *, connections: int | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
                                **pool)
-        _sqlite_setup(engine)
+        _sqlite_setup(engine, _writer_file(url))
         return engine
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
@@ -93,8 +140,8 @@ def make_engine(url: str, *, connections: int | None = None) -> Engine:
     raise BadInput(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
 
-def _sqlite_setup(engine: Engine) -> None:
-    _WRITERS[engine] = threading.Lock()
+def _sqlite_setup(engine: Engine, writer_file: str | None) -> None:
+    _WRITERS[engine] = WriterQueue(writer_file)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -115,7 +162,8 @@ def _sqlite_setup(engine: Engine) -> None:
         # Straight to the driver: this runs for every transaction, and SQLAlchemy's statement
         # machinery cost more than the BEGIN itself.
         readonly = conn.get_execution_options().get("readonly")
-        conn.connection.driver_connection.execute(_BEGIN_READ if readonly else _BEGIN_WRITE)
+        driver: Any = conn.connection.driver_connection
+        driver.execute(_BEGIN_READ if readonly else _BEGIN_WRITE)
 
 
 _BEGIN_READ, _BEGIN_WRITE = "BEGIN DEFERRED", "BEGIN IMMEDIATE"
@@ -149,10 +197,10 @@ def is_sqlite(conn: Connection | Engine) -> bool:
 def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction: committed when the block ends, rolled back on any error.
 
-    On SQLite the threads of one process queue on a lock before taking a connection: SQLite's
-    own wait for its writer lock (``busy_timeout``) sleeps in steps of up to 100 ms, which
-    under concurrent webhooks left the lock idle while every writer slept (p99 over a second).
-    Other processes are still waited for by ``busy_timeout``; nothing else changes.
+    On SQLite writers queue (``WriterQueue``: threads on a lock, processes on a file lock)
+    before taking a connection: SQLite's own wait for its writer lock (``busy_timeout``)
+    sleeps in steps of up to 100 ms, which under concurrent webhooks left the lock idle while
+    every writer slept (p99 over a second). ``busy_timeout`` still covers any other writer.
     """
     queue = _WRITERS.get(engine)
     with queue if queue is not None else contextlib.nullcontext(), engine.begin() as conn:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -63,6 +65,26 @@ def include_optional(app: FastAPI, modules: tuple[str, ...] = OPTIONAL_ROUTERS) 
     for name in modules:
         if importlib.util.find_spec(name) is not None:
             app.include_router(importlib.import_module(name).router)
+
+
+SETTINGS_VARIABLE = "SMSCONSENT_SERVE_SETTINGS"
+"""Where ``serve --workers N`` hands its settings to the worker processes (Settings.to_json)."""
+
+
+def tune_process() -> None:
+    """Process-wide settings of a server process.
+
+    Threads (the group commit, the outbox worker, sync routes) hand the GIL back and forth
+    around every database call; the default 5 ms switch interval let a thread holding the
+    SQLite writer wait that long for it.
+    """
+    sys.setswitchinterval(0.0005)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one ``serve --workers N`` process, from the settings ``serve`` handed down."""
+    tune_process()
+    return create_app(Settings.from_json(os.environ[SETTINGS_VARIABLE]))
 
 
 def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:

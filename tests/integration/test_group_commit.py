@@ -1,0 +1,110 @@
+"""The group commit (services/base.GroupCommit): texts handed over together share one
+transaction, each in its own savepoint, and each is answered only after the commit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+
+import pytest
+from sqlalchemy import event, func, select
+
+from smsconsent import services
+from smsconsent.domain.events import CONTACT, Event, EventType
+from smsconsent.errors import BadInput
+from smsconsent.services import Store
+from smsconsent.services.base import GroupCommit
+from smsconsent.storage import ledger as ledger_store
+from smsconsent.storage import tables as t
+from smsconsent.storage.ledger import Ledger
+
+OURS = "+15557654324"
+
+
+def _note(phone: str, fail: bool = False) -> Callable[[Ledger], int]:
+    def body(ledger: Ledger) -> int:
+        recorded = ledger.record(Event(EventType.HELP_REQUESTED, ledger.recorded_at, CONTACT,
+                                       phone, data={"keyword": "HELP", "number": OURS}))
+        if fail:
+            raise BadInput("refused after writing")
+        return recorded.seq
+    return body
+
+
+def _events(store: Store, workspace_id: int) -> int:
+    with store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(t.events).where(
+            t.events.c.workspace_id == workspace_id)).scalar_one())
+
+
+def test_a_failing_text_is_undone_alone_and_all_wait_for_the_commit(store: Store) -> None:
+    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
+    with store.read() as conn:
+        ws = services.base.load_workspace(conn, "acme")
+    before = _events(store, ws.id)
+    group = GroupCommit(store)
+    commits: list[int] = []
+    commits_at_answer: list[int] = []
+
+    @event.listens_for(store.engine, "commit")
+    def _on_commit(_conn: object) -> None:
+        commits.append(1)
+
+    gate = threading.Lock()
+    gate.acquire()  # the first group waits until every other body is queued behind it
+    entered = threading.Event()
+
+    def hold(_ledger: Ledger) -> bool:
+        entered.set()
+        return gate.acquire()
+
+    group.start()
+    first = group.submit(ws.id, hold)
+    try:
+        assert entered.wait(10)
+        futures: list[Future[int]] = [
+            group.submit(ws.id, _note(f"+1555123000{i}", fail=(i == 2))) for i in range(5)]
+        for future in futures:
+            future.add_done_callback(lambda _f: commits_at_answer.append(len(commits)))
+        gate.release()
+        assert first.result(10) is True
+        results = []
+        for i, future in enumerate(futures):
+            if i == 2:
+                with pytest.raises(BadInput):
+                    future.result(10)
+            else:
+                results.append(future.result(10))
+    finally:
+        group.stop()
+    assert len(commits) == 2  # the five shared one transaction
+    assert commits_at_answer == [2] * 5  # and none was answered before it committed
+    assert results == sorted(results) and len(set(results)) == 4  # one chain, no gap
+    assert _events(store, ws.id) == before + 4
+    with store.read() as conn:
+        assert ledger_store.verify(conn, ws.id).ok
+        assert ledger_store.stored_state(conn, ws.id, "+15551230002") is None
+
+
+def test_a_failed_commit_fails_every_text_of_the_group(store: Store) -> None:
+    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
+    with store.read() as conn:
+        ws = services.base.load_workspace(conn, "acme")
+    before = _events(store, ws.id)
+
+    @event.listens_for(store.engine, "commit")
+    def _refuse(_conn: object) -> None:
+        raise OSError("disk full")
+
+    group = GroupCommit(store)
+    group.start()
+    try:
+        futures = [group.submit(ws.id, _note(f"+1555123100{i}")) for i in range(3)]
+        for future in futures:
+            with pytest.raises(OSError):
+                future.result(10)
+    finally:
+        group.stop()
+        event.remove(store.engine, "commit", _refuse)
+    assert _events(store, ws.id) == before
