@@ -178,8 +178,12 @@ def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
     our, contact, reading = inbound.our, inbound.contact, inbound.reading
     provider_id = inbound.provider_id
     # The scope and campaign an opt-out is recorded under are those under the lock.
-    ws = load_workspace_by_id(ledger.conn, inbound.workspace.id)
-    number = find_number(ledger.conn, our) or inbound.number
+    found = addressed(ledger.conn, our, None)
+    if found is not None and found[1].id == inbound.workspace.id:
+        number, ws = found  # the usual case, in one query
+    else:
+        ws = load_workspace_by_id(ledger.conn, inbound.workspace.id)
+        number = find_number(ledger.conn, our) or inbound.number
     if provider_id is not None:
         seen = ledger.seen_provider_id(provider_id)
         if seen is not None:

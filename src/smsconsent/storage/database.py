@@ -119,7 +119,10 @@ def _writer_file(url: str) -> str | None:
 def make_engine(url: str, *, connections: int | None = None) -> Engine:
     """An engine for ``url``; SQLite gets WAL, full sync, foreign keys and one writer lock.
 
-    ``connections``: a pool of exactly that many (the HTTP service's event-loop reader has one).
+    ``connections``: a pool of exactly that many, handed out without the PostgreSQL
+    liveness ping (a round trip per checkout): for the HTTP service's event-loop reader, whose
+    one connection is in constant use; after a server restart its first read fails (500) and
+    the next reconnects.
     """
     pool: dict[str, Any] = {} if connections is None else {
         "pool_size": connections, "max_overflow": 0}
@@ -135,7 +138,8 @@ def make_engine(url: str, *, connections: int | None = None) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             url = str(parsed.set(drivername="postgresql+psycopg"))
-        return create_engine(url, pool_pre_ping=True, isolation_level=WRITE_ISOLATION,
+        return create_engine(url, pool_pre_ping=connections is None,
+                             isolation_level=WRITE_ISOLATION,
                              **(pool or {"pool_size": 10, "max_overflow": 10}))
     raise BadInput(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
 
