@@ -17,6 +17,11 @@ tens of microseconds a request and the server is what is measured (an httpx clie
 more CPU per request than the server). Each phase stops at ``--seconds`` or ``--requests``,
 whichever comes first. ``--profile DIR`` records the server with py-spy (if installed), as
 collapsed stacks.
+
+Each phase also reports the server's CPU seconds (user + system of the server and its worker
+processes, from /proc) and CPU per request, the figure to compare on a shared machine, and
+the 1-minute load average when it began. Serve options go after ``--``, e.g.
+``-- --workers 2``.
 """
 
 from __future__ import annotations
