@@ -101,6 +101,29 @@ def test_marketing_lists_and_consent(acme: Cli) -> None:
     assert acme(*check).code == 0
 
 
+def test_agent_takes_a_contact_off_one_list(acme: Cli) -> None:
+    """list unsubscribe ends that list only, once, with an event; an unknown list is refused."""
+    check = ["check", "--from", OURS, "--to", ALICE, "--purpose", "marketing"]
+    for name in ("deals", "news"):
+        assert acme("list", "add", name).code == 0
+        assert acme("list", "subscribe", name, ALICE, "--evidence", "web form").code == 0
+    off = acme("list", "unsubscribe", "deals", ALICE, "--by", "ann", "--evidence", "phoned")
+    assert off.code == 0, off.err
+    assert off.json() == {"action": "unsubscribed", "contact": ALICE, "workspace": "default",
+                          "list": "deals"}
+    assert acme("list", "unsubscribe", "deals", ALICE).json()["action"] == \
+        "already_unsubscribed"
+    assert acme(*check, "--list", "deals").json()["reason"] == "list_opted_out"
+    assert acme(*check, "--list", "news").code == 0
+    events = [e for e in acme("history", ALICE).json()["events"]
+              if e["type"] == "list_opted_out"]
+    assert len(events) == 1
+    assert events[0]["actor"] == "agent:ann" and events[0]["data"]["evidence"] == "phoned"
+    unknown = acme("list", "unsubscribe", "nope", ALICE)
+    assert unknown.code != 0 and "nope" in unknown.err
+    assert acme("audit", "verify").json()["ok"] is True
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -179,6 +179,24 @@ def list_subscribe(
                                         evidence=evidence, by=by)), fmt)
 
 
+@list_app.command("unsubscribe")
+def list_unsubscribe(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="List name."),
+    contact: str = typer.Argument(..., help="Contact number."),
+    evidence: str = typer.Option(None, "--evidence", help="Why (e.g. the contact asked)."),
+    by: str = typer.Option("cli", "--by", help="Who records it."),
+    fmt: str = FormatOption,
+) -> None:
+    """Take a contact off a list (an agent's list opt-out); other lists and consent stay.
+
+    Example: smsconsent list unsubscribe deals +15551234567 --evidence "asked by phone"
+    """
+    store = run(lambda: store_for(ctx))
+    emit(run(lambda: services.unsubscribe(store, ctx.obj.workspace, name, contact,
+                                          by=by, evidence=evidence)), fmt)
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context,
                revision: str = typer.Option("head", "--revision", help="Target revision.")

@@ -4,7 +4,15 @@ Each takes a ``Store`` (engine + clock) and plain values, and returns plain valu
 an error from ``smsconsent.errors``.
 """
 
-from smsconsent.services.agents import block, grant_consent, opt_in, opt_out, subscribe, unblock
+from smsconsent.services.agents import (
+    block,
+    grant_consent,
+    opt_in,
+    opt_out,
+    subscribe,
+    unblock,
+    unsubscribe,
+)
 from smsconsent.services.base import Store
 from smsconsent.services.exports import export_ledger, export_opt_outs
 from smsconsent.services.filtering import filter_recipients
@@ -55,6 +63,7 @@ __all__ = [
     "status",
     "subscribe",
     "unblock",
+    "unsubscribe",
     "update_workspace",
     "verify",
 ]

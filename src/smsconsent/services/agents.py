@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from smsconsent.domain.consent import OPTED_OUT, SUBSCRIBED
 from smsconsent.domain.events import Event, EventType, agent
@@ -135,6 +135,13 @@ def grant_consent(store: Store, workspace: str, contact: str, *, type_: str, pur
     return _result("consent_granted", phone, ws.name, purpose=purpose, type=type_)
 
 
+def _require_list(conn: Connection, ws: Workspace, list_name: str) -> None:
+    known = conn.execute(select(t.contact_lists.c.name).where(
+        t.contact_lists.c.workspace_id == ws.id, t.contact_lists.c.name == list_name)).first()
+    if known is None:
+        raise NotFound(f"no contact list named {list_name!r}", code="unknown_list")
+
+
 def subscribe(store: Store, workspace: str, list_name: str, contact: str, *,
               evidence: str | None, by: str = "cli") -> dict[str, Any]:
     """Put a contact on a list; the evidence is what lets marketing to that list through."""
@@ -142,10 +149,7 @@ def subscribe(store: Store, workspace: str, list_name: str, contact: str, *,
     proof = require_text(evidence, "evidence", 2000)
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
-        known = conn.execute(select(t.contact_lists.c.name).where(
-            t.contact_lists.c.workspace_id == ws.id, t.contact_lists.c.name == list_name)).first()
-    if known is None:
-        raise NotFound(f"no contact list named {list_name!r}", code="unknown_list")
+        _require_list(conn, ws, list_name)
     phone = parse_contact(contact, ws.region)
     with store.write(ws.id) as ledger:
         state = ledger.state(phone)
@@ -157,3 +161,21 @@ def subscribe(store: Store, workspace: str, list_name: str, contact: str, *,
         ledger.record(Event(EventType.LIST_SUBSCRIBED, ledger.recorded_at, actor, phone, data={
             "list": list_name, "evidence": proof, "method": "agent"}))
     return _result(action, phone, ws.name, list=list_name)
+
+
+def unsubscribe(store: Store, workspace: str, list_name: str, contact: str, *,
+                by: str = "cli", evidence: str | None = None) -> dict[str, Any]:
+    """Take a contact off a list by hand (seed 002: the agent's list checkbox); always
+    allowed, like any agent opt-out, and it leaves every other list and consent as it was."""
+    actor, proof = _agent(by), _evidence(evidence)
+    with store.read() as conn:
+        ws = load_workspace(conn, workspace)
+        _require_list(conn, ws, list_name)
+    phone = parse_contact(contact, ws.region)
+    with store.write(ws.id) as ledger:
+        sub = ledger.state(phone).lists.get(list_name)
+        if sub is not None and sub.status == OPTED_OUT:
+            return _result("already_unsubscribed", phone, ws.name, list=list_name)
+        ledger.record(Event(EventType.LIST_OPTED_OUT, ledger.recorded_at, actor, phone, data={
+            "list": list_name, "method": "agent", "evidence": proof}))
+    return _result("unsubscribed", phone, ws.name, list=list_name)
