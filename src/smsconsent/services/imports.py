@@ -41,6 +41,7 @@ from smsconsent.errors import BadInput
 from smsconsent.services.agents import CONSENT_TYPES
 from smsconsent.services.base import Store, check_text, load_workspace, require_text
 from smsconsent.storage import tables as t
+from smsconsent.storage.ledger import FreshEvent, FreshSpec
 
 BATCH = 10_000
 WORKSPACE_KEY = "sms:workspace"
@@ -75,7 +76,7 @@ class ImportCounts:
 
 
 Parse = Callable[[list[str], csvio.CsvShape, PhoneNormalizer, str], Row]
-Decide = Callable[[Row, ContactState, str], "list[Event] | str | None"]
+Decide = Callable[[Row, ContactState, str], "list[Event | FreshEvent] | str | None"]
 
 
 def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csvio.TextSink, *,
@@ -87,16 +88,21 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
     actor = agent(require_text(by, "the agent (--by)", 100))
     file_name = PurePath(name).name
 
-    def decide(row: Row, state: ContactState, now: str) -> list[Event] | str | None:
+
+    def data(evidence: str | None, origin: str | None) -> dict[str, Any]:
+        return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
+                "evidence": evidence, "origin": origin, "file": file_name}
+
+    opt_out = FreshSpec(EventType.OPTED_OUT, actor, data, 2)
+
+    def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         current = state.consents.get(WORKSPACE_KEY)
         if current is not None and current.status == OPTED_OUT:
             return None
         if current is not None and current.status == OPTED_IN \
                 and (current.opted_in_at or "") >= row.at:
             return None
-        return [Event(EventType.OPTED_OUT, row.at, actor, row.phone, data={
-            "keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
-            "evidence": row.evidence, "origin": row.origin, "file": file_name})]
+        return [FreshEvent(opt_out, row.phone, row.at, row.evidence, row.origin)]
 
     return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
                 _parse_opt_out, decide)
@@ -143,12 +149,12 @@ def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csv
         row.consent_type, row.purpose, row.list_name = kind, purpose, list_name
         return row
 
-    def decide(row: Row, state: ContactState, now: str) -> list[Event] | str | None:
+    def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         if state.blocked:
             return "blocked"
         if state.opted_out_keys(tuple(k for k in state.consents if k.startswith("sms:"))):
             return OPTED_OUT
-        events = []
+        events: list[Event | FreshEvent] = []
         current = state.consents.get(WORKSPACE_KEY)
         if current is None or current.status != OPTED_IN or current.type != row.consent_type:
             events.append(Event(EventType.OPTED_IN, row.at, actor, row.phone, data={
@@ -196,7 +202,7 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
                                  counts), batch):
         with store.write(ws.id) as ledger:
             states = ledger.states(r.phone for r in rows)
-            events: list[Event] = []
+            events: list[Event | FreshEvent] = []
             for row in rows:
                 outcome = decide(row, states[row.phone], now)
                 if isinstance(outcome, str):
