@@ -66,3 +66,34 @@ def test_filter_list_reasons_record_nothing(store: Store) -> None:
     assert result["by_reason"] == {"not_subscribed": 1, "opted_out": 1}
     assert send.getvalue().splitlines() == ["phone", "+15551230001"]
     assert services.verify(store, "default")["events"] == before
+
+
+def test_record_many_mixes_stencilled_and_generic_events(store: Store) -> None:
+    """Fresh events for new contacts, repeated or followed by other events in the same call,
+    or for a contact already known, leave the chain and every state exact."""
+    from smsconsent.domain.events import Event, EventType
+    from smsconsent.services.base import load_workspace
+    from smsconsent.storage.ledger import FreshEvent, FreshSpec
+
+    _setup(store)
+    services.handle_inbound(store, "+15551230003", "+15557654321", "START")
+    spec = FreshSpec(EventType.OPTED_OUT, "agent:t",
+                     lambda e: {"keys": ["sms:workspace"], "method": "import", "evidence": e}, 1)
+    with store.read() as conn:
+        ws = load_workspace(conn, "default").id
+    with store.write(ws) as ledger:
+        ledger.states(["+15551230001", "+15551230002", "+15551230003"])
+        ledger.record_many([
+            FreshEvent(spec, "+15551230001", "2024-01-01T00:00:00.000000Z", "a \"b\""),
+            FreshEvent(spec, "+15551230002", "2024-01-01T00:00:00.000000Z", None),
+            FreshEvent(spec, "+15551230002", "2024-01-02T00:00:00.000000Z", "again"),
+            Event(EventType.OPTED_IN, "2024-01-03T00:00:00.000000Z", "agent:t", "+15551230001",
+                  {"keys": ["sms:workspace"], "type": "express", "evidence": "form"}),
+            FreshEvent(spec, "+15551230003", "2024-01-01T00:00:00.000000Z", "late"),
+        ])
+        assert ledger.state("+15551230001").status == "opted_in"
+        assert ledger._kinds[spec] is not None  # the stencils were used, and kept
+    check = services.verify(store, "default")
+    assert check["ok"], check["problems"]
+    assert check["contacts"] == 3
+    assert services.check(store, "+15557654321", "+15551230002").reason == "opted_out"

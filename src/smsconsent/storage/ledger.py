@@ -20,7 +20,7 @@ from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, EventType, RecordedEvent
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import is_sqlite
-from smsconsent.storage.stencil import Stencil, Unstencillable, placeholder
+from smsconsent.storage.stencil import Stencil, Unstencillable, json_value, placeholder
 
 EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recorded_at", "actor",
                  "provider_id", "data", "prev_hash", "hash")
@@ -123,22 +123,30 @@ class FreshKind:
         cells = state_row(workspace_id, state, recorded_at)
         if tuple(cells) != CONTACT_COLUMNS:
             raise Unstencillable("state_row's columns changed")
-        self.cells: list[Any] = []
+        self.cells: list[tuple[int, Any]] = []  # (0, constant) | (1, raw slot) | (2, stencil)
         for value in cells.values():
             cell = Stencil(value, width) if isinstance(value, str) else None
-            self.cells.append(value if cell is None or cell.constant else cell)
+            if cell is None or cell.constant:
+                self.cells.append((0, value))
+            elif cell.raw_slot is not None:
+                self.cells.append((1, cell.raw_slot))
+            else:
+                self.cells.append((2, cell))
         self.checked = False
 
     def write(self, seq: int, prev: str, values: tuple[Any, ...]
               ) -> tuple[tuple[Any, ...], str, tuple[Any, ...]] | None:
         """The event row, its hash and the contact's row (None: this kind cannot be
         stencilled after all)."""
-        full = [*values, seq, prev, None]
-        data_json = full[self._data] = self.data.fill(full)
-        digest = hashlib.sha256(self.payload.fill(full).encode()).hexdigest()
+        encoded = [json_value(v) for v in values]
+        encoded += (json_value(seq), json_value(prev), "")
+        data_json = self.data.fill_encoded(encoded)
+        encoded[self._data] = json_value(data_json)
+        digest = hashlib.sha256(self.payload.fill_encoded(encoded).encode()).hexdigest()
         row = (self.workspace_id, seq, self.spec.type.value, values[0], values[1],
                self.recorded_at, self.spec.actor, None, data_json, prev, digest)
-        new_row = tuple(c.fill(full) if type(c) is Stencil else c for c in self.cells)
+        new_row = tuple(x if k == 0 else values[x] if k == 1 else x.fill_encoded(encoded)
+                        for k, x in self.cells)
         if not self.checked:
             if (row, new_row) != self._generic(seq, prev, values):
                 return None

@@ -76,15 +76,27 @@ class Stencil:
         if _CLOSE in "".join(parts) + rest:
             raise Unstencillable(f"a placeholder was changed, not placed whole: {text!r}")
         parts.append(rest)
-        self._format = "{}".join(p.replace("{", "{{").replace("}", "}}") for p in parts)
+        self._format = "".join(p.replace("{", "{{").replace("}", "}}") + f"{{{slot}}}"
+                               for p, slot in zip(parts, holes, strict=False)) \
+            + rest.replace("{", "{{").replace("}", "}}")
         self._holes, self._raw = tuple(holes), False
 
     @property
     def constant(self) -> bool:
         return not self._holes
 
+    @property
+    def raw_slot(self) -> int | None:
+        """The slot a raw stencil is (its text is that value, as it is)."""
+        return self._holes[0] if self._raw else None
+
     def fill(self, values: Sequence[Any]) -> str:
         """The text with ``values[slot]`` in each hole."""
         if self._raw:
             return str(values[self._holes[0]])
-        return self._format.format(*[json_value(values[s]) for s in self._holes])
+        return self.fill_encoded([json_value(v) for v in values])
+
+    def fill_encoded(self, encoded: Sequence[str]) -> str:
+        """``fill`` for values already JSON-encoded (``json_value``) by slot, for a caller
+        that fills several stencils from the same values."""
+        return self._format.format(*encoded)
