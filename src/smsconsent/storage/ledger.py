@@ -78,7 +78,7 @@ class FreshEvent:
     import's usual case), and as ``event()`` otherwise.
     """
 
-    __slots__ = ("spec", "contact", "values")
+    __slots__ = ("contact", "spec", "values")
 
     def __init__(self, spec: FreshSpec, contact: str, occurred_at: str, *values: str | None
                  ) -> None:
