@@ -23,11 +23,13 @@ decided against the state left by the rows before it.
 from __future__ import annotations
 
 import functools
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from sqlalchemy import select
 
@@ -43,6 +45,7 @@ from smsconsent.services.base import Store, check_text, load_workspace, require_
 from smsconsent.storage import tables as t
 from smsconsent.storage.ledger import FreshEvent, FreshSpec
 
+T = TypeVar("T")
 BATCH = 10_000
 WORKSPACE_KEY = "sms:workspace"
 SOURCE = "import"
@@ -198,9 +201,25 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     norm = PhoneNormalizer(ws.region)
     counts = ImportCounts()
     now = store.now()
-    for rows in _batches(_parsed(csvio.data_rows(source), shape, parse, norm, now, rejects,
-                                 counts), batch):
+    refused: list[tuple[list[str], str, str]] = []
+
+    def parsed() -> Iterator[tuple[list[Row], list[tuple[list[str], str, str]]]]:
+        """Each batch with the rows refused while it was read (in the second thread)."""
+        for rows in _batches(_parsed(csvio.data_rows(source), shape, parse, norm, now, refused,
+                                     counts), batch):
+            yield rows, refused[:]
+            refused.clear()
+        if refused:
+            yield [], refused[:]
+
+    for (rows, unreadable), last in _read_ahead(parsed()):
+        for fields, code, message in unreadable:
+            rejects.reject(fields, code, message)
+        counts.rejected += len(unreadable)
+        if not rows:
+            continue
         with store.write(ws.id) as ledger:
+            ledger.bulk(ending=last)
             states = ledger.states(r.phone for r in rows)
             events: list[Event | FreshEvent] = []
             for row in rows:
@@ -218,9 +237,50 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     return counts.summary(rejects_name, started)
 
 
+def _read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[tuple[T, bool]]:
+    """``items`` made in a second thread, up to ``depth`` ahead, each with whether it is the
+    last: the file is read and parsed while the database writes the batch before (SQLite
+    releases the GIL while it works). An error in the thread is raised here; leaving the loop
+    early stops the thread."""
+    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(kind: str, item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put((kind, item), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as exc:  # handed to the caller's thread, raised there
+            put("error", exc)
+
+    worker = threading.Thread(target=produce, name="import-reader", daemon=True)
+    worker.start()
+    try:
+        kind, current = ahead.get()
+        while kind == "item":
+            kind, following = ahead.get()
+            yield current, kind != "item"
+            current = following
+        if kind == "error":
+            raise current
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _parsed(rows: Iterable[list[str]], shape: csvio.CsvShape, parse: Parse,
-            norm: PhoneNormalizer, now: str, rejects: csvio.RejectsWriter, counts: ImportCounts
-            ) -> Iterator[Row]:
+            norm: PhoneNormalizer, now: str, refused: list[tuple[list[str], str, str]],
+            counts: ImportCounts) -> Iterator[Row]:
     width = len(shape.header)
     for fields in rows:
         counts.rows += 1
@@ -231,8 +291,7 @@ def _parsed(rows: Iterable[list[str]], shape: csvio.CsvShape, parse: Parse,
             fields = csvio.fit(fields, width)
             yield parse(fields, shape, norm, now)
         except BadInput as exc:
-            rejects.reject(fields, exc.code, exc.message)
-            counts.rejected += 1
+            refused.append((fields, exc.code, exc.message))
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:

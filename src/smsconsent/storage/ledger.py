@@ -25,6 +25,8 @@ from smsconsent.storage.stencil import Stencil, Unstencillable, json_value, plac
 EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recorded_at", "actor",
                  "provider_id", "data", "prev_hash", "hash")
 GENESIS = "0" * 64
+DEFAULT_CHECKPOINT_PAGES = 1000  # SQLite's own default
+BULK_CHECKPOINT_PAGES = 100_000  # ~400 MB of WAL at most, during a bulk write only
 LOOKUP_CHUNK = 2000  # phones per ``IN (...)`` query: well under SQLite's bound-variable limit
 
 
@@ -205,6 +207,19 @@ class Ledger:
             ).scalar_one()
             recorded_at = max(recorded_at, last)
         return cls(conn, workspace_id, row.head_seq, row.head_hash, recorded_at)
+
+    def bulk(self, *, ending: bool) -> None:
+        """Mark this transaction as one of a bulk write's (``ending``: its last).
+
+        SQLite copies the WAL back into the database (a checkpoint) after any commit that
+        leaves the WAL over 1,000 pages: a bulk import would then rewrite the same index pages
+        at every batch. During the import the connection checkpoints only past
+        ``BULK_CHECKPOINT_PAGES``; its last batch restores the default, so its commit
+        checkpoints. Durability is unchanged: every commit still syncs the WAL.
+        """
+        if is_sqlite(self.conn):
+            pages = DEFAULT_CHECKPOINT_PAGES if ending else BULK_CHECKPOINT_PAGES
+            self.conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
 
     # -- contacts ------------------------------------------------------------------------------
     def state(self, phone: str) -> ContactState:
