@@ -23,8 +23,6 @@ decided against the state left by the rows before it.
 from __future__ import annotations
 
 import functools
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ from smsconsent.storage import tables as t
 from smsconsent.storage.ledger import FreshEvent, FreshSpec
 
 T = TypeVar("T")
+_END: Any = object()
 BATCH = 10_000
 WORKSPACE_KEY = "sms:workspace"
 SOURCE = "import"
@@ -204,7 +203,7 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     refused: list[tuple[list[str], str, str]] = []
 
     def parsed() -> Iterator[tuple[list[Row], list[tuple[list[str], str, str]]]]:
-        """Each batch with the rows refused while it was read (in the second thread)."""
+        """Each batch with the rows refused while it was read."""
         for rows in _batches(_parsed(csvio.data_rows(source), shape, parse, norm, now, refused,
                                      counts), batch):
             yield rows, refused[:]
@@ -212,7 +211,7 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
         if refused:
             yield [], refused[:]
 
-    for (rows, unreadable), last in _read_ahead(parsed()):
+    for (rows, unreadable), last in _with_last(parsed()):
         for fields, code, message in unreadable:
             rejects.reject(fields, code, message)
         counts.rejected += len(unreadable)
@@ -237,45 +236,13 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     return counts.summary(rejects_name, started)
 
 
-def _read_ahead(items: Iterator[T], depth: int = 2) -> Iterator[tuple[T, bool]]:
-    """``items`` made in a second thread, up to ``depth`` ahead, each with whether it is the
-    last: the file is read and parsed while the database writes the batch before (SQLite
-    releases the GIL while it works). An error in the thread is raised here; leaving the loop
-    early stops the thread."""
-    ahead: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def put(kind: str, item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put((kind, item), timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put("item", item):
-                    return
-            put("end", None)
-        except BaseException as exc:  # handed to the caller's thread, raised there
-            put("error", exc)
-
-    worker = threading.Thread(target=produce, name="import-reader", daemon=True)
-    worker.start()
-    try:
-        kind, current = ahead.get()
-        while kind == "item":
-            kind, following = ahead.get()
-            yield current, kind != "item"
-            current = following
-        if kind == "error":
-            raise current
-    finally:
-        stop.set()
-        worker.join()
+def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
+    """Each of ``items`` with whether it is the last (read one ahead)."""
+    current = next(items, _END)
+    while current is not _END:
+        following = next(items, _END)
+        yield current, following is _END
+        current = following
 
 
 def _parsed(rows: Iterable[list[str]], shape: csvio.CsvShape, parse: Parse,

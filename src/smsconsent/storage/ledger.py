@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from hashlib import sha256
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
@@ -20,14 +21,20 @@ from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, EventType, RecordedEvent
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import is_sqlite
-from smsconsent.storage.stencil import Stencil, Unstencillable, json_value, placeholder
+from smsconsent.storage.stencil import (
+    Stencil,
+    Unstencillable,
+    json_string,
+    json_value,
+    placeholder,
+)
 
 EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recorded_at", "actor",
                  "provider_id", "data", "prev_hash", "hash")
 GENESIS = "0" * 64
 DEFAULT_CHECKPOINT_PAGES = 1000  # SQLite's own default
 BULK_CHECKPOINT_PAGES = 100_000  # ~400 MB of WAL at most, during a bulk write only
-LOOKUP_CHUNK = 2000  # phones per ``IN (...)`` query: well under SQLite's bound-variable limit
+LOOKUP_CHUNK = 10_000  # phones per state query (one import batch)
 
 
 def canonical(data: dict[str, Any]) -> str:
@@ -116,6 +123,7 @@ class FreshKind:
         marks = [placeholder(i) for i in range(width)]
         data = spec.data(*marks[2:2 + n])
         self.spec, self.workspace_id, self.recorded_at = spec, workspace_id, recorded_at
+        self.type = spec.type.value
         self.data = Stencil(canonical(data), width)
         self.payload = Stencil(hash_payload(
             marks[self._prev], marks[self._seq], spec.type.value, marks[0],  # type: ignore[arg-type]
@@ -140,15 +148,15 @@ class FreshKind:
               ) -> tuple[tuple[Any, ...], str, tuple[Any, ...]] | None:
         """The event row, its hash and the contact's row (None: this kind cannot be
         stencilled after all)."""
-        encoded = [json_value(v) for v in values]
-        encoded += (json_value(seq), json_value(prev), "")
+        encoded = [json_string(values[0]), json_string(values[1]),
+                   *[json_value(v) for v in values[2:]], str(seq), json_string(prev), ""]
         data_json = self.data.fill_encoded(encoded)
-        encoded[self._data] = json_value(data_json)
-        digest = hashlib.sha256(self.payload.fill_encoded(encoded).encode()).hexdigest()
-        row = (self.workspace_id, seq, self.spec.type.value, values[0], values[1],
-               self.recorded_at, self.spec.actor, None, data_json, prev, digest)
-        new_row = tuple(x if k == 0 else values[x] if k == 1 else x.fill_encoded(encoded)
-                        for k, x in self.cells)
+        encoded[self._data] = json_string(data_json)
+        digest = sha256(self.payload.fill_encoded(encoded).encode()).hexdigest()
+        row = (self.workspace_id, seq, self.type, values[0], values[1], self.recorded_at,
+               self.spec.actor, None, data_json, prev, digest)
+        new_row = tuple([x if k == 0 else values[x] if k == 1 else x.fill_encoded(encoded)
+                         for k, x in self.cells])
         if not self.checked:
             if (row, new_row) != self._generic(seq, prev, values):
                 return None
@@ -456,15 +464,30 @@ def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...],
         conn.exec_driver_sql(sql, [tuple(row[i] for i in where) for row in rows])
 
 
+_STORED_STATES = {
+    # One statement for any number of phones, bound as one JSON text or array: an ``IN`` list
+    # would be compiled, and bound, once per chunk of a few thousand.
+    "sqlite": "SELECT phone, state FROM contacts WHERE workspace_id = ? "
+              "AND phone IN (SELECT value FROM json_each(?))",
+    "postgresql": "SELECT phone, state FROM contacts WHERE workspace_id = %s "
+                  "AND phone = ANY(%s)",
+}
+
+
 def stored_states(conn: Connection, workspace_id: int, phones: Sequence[str]
                   ) -> Iterator[tuple[str, ContactState]]:
-    """The stored states of those of ``phones`` that have one, by chunked ``IN`` queries."""
+    """The stored states of those of ``phones`` that have one, ``LOOKUP_CHUNK`` at a time."""
+    sql = _STORED_STATES[conn.dialect.name]
     for start in range(0, len(phones), LOOKUP_CHUNK):
-        chunk = phones[start:start + LOOKUP_CHUNK]
-        rows = conn.execute(select(t.contacts.c.phone, t.contacts.c.state).where(
-            t.contacts.c.workspace_id == workspace_id, t.contacts.c.phone.in_(chunk)))
-        for row in rows:
-            yield row.phone, ContactState.from_dict(json.loads(row.state))
+        chunk = list(phones[start:start + LOOKUP_CHUNK])
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:  # plain tuples, fetched at once: SQLAlchemy's rows cost more than the query
+            cursor.execute(sql, (workspace_id, json.dumps(chunk) if is_sqlite(conn) else chunk))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        for phone, state in rows:
+            yield phone, ContactState.from_dict(json.loads(state))
 
 
 def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:

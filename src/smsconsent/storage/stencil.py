@@ -31,6 +31,11 @@ def placeholder(slot: int) -> str:
     return f"{_OPEN}{slot}{_CLOSE}"
 
 
+def json_string(value: str) -> str:
+    """A string as ``json.dumps`` writes it (``ensure_ascii=False``)."""
+    return str(_encode_str(value))
+
+
 def json_value(value: str | int | None) -> str:
     """A string, integer or None as ``json.dumps`` writes it (``ensure_ascii=False``)."""
     if value is None:
