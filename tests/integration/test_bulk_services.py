@@ -97,3 +97,19 @@ def test_record_many_mixes_stencilled_and_generic_events(store: Store) -> None:
     assert check["ok"], check["problems"]
     assert check["contacts"] == 3
     assert services.check(store, "+15557654321", "+15551230002").reason == "opted_out"
+
+
+def test_bulk_import_leaves_sqlite_checkpointing_as_usual(sqlite_url: str) -> None:
+    """Batches checkpoint the WAL rarely; the last one restores SQLite's default."""
+    from smsconsent.storage import database
+    from smsconsent.storage.ledger import DEFAULT_CHECKPOINT_PAGES
+
+    store = Store(database.make_engine(sqlite_url))
+    database.ensure_schema(store.engine)
+    _setup(store)
+    rows = "".join(f"+1555123{n:04d},\n" for n in range(5))
+    _import(store, "phone,opted_out_at\n" + rows, batch=2)
+    with store.engine.connect() as conn:  # the pool's one connection, which did the import
+        pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+    assert pages == DEFAULT_CHECKPOINT_PAGES
+    store.engine.dispose()
