@@ -4,7 +4,8 @@
 
 The floor is a raw ``sqlite3`` ``executemany`` of exactly the rows the import wrote (its
 events and contact states) into a fresh database with the same schema and settings, in
-transactions of the same batch size, timed in the same run. Peak RSS is the import command's.
+transactions of the same batch size and WAL checkpoint setting, timed in the same run. Peak
+RSS is the import command's.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from pathlib import Path
 import gen
 from smsconsent.services.imports import BATCH
 from smsconsent.storage.database import ensure_schema, make_engine
+from smsconsent.storage.ledger import BULK_CHECKPOINT_PAGES
 
 
 def floor(source: Path, target: Path, batch: int) -> float:
     """Seconds to insert the import's rows again with plain executemany."""
     src = sqlite3.connect(source)
     dst = sqlite3.connect(target, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-65536"):
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-65536",
+                   f"wal_autocheckpoint={BULK_CHECKPOINT_PAGES}"):
         dst.execute(f"PRAGMA {pragma}")
     spent = 0.0
     for table in ("events", "contacts"):

@@ -66,3 +66,50 @@ def test_filter_list_reasons_record_nothing(store: Store) -> None:
     assert result["by_reason"] == {"not_subscribed": 1, "opted_out": 1}
     assert send.getvalue().splitlines() == ["phone", "+15551230001"]
     assert services.verify(store, "default")["events"] == before
+
+
+def test_record_many_mixes_stencilled_and_generic_events(store: Store) -> None:
+    """Fresh events for new contacts, repeated or followed by other events in the same call,
+    or for a contact already known, leave the chain and every state exact."""
+    from smsconsent.domain.events import Event, EventType
+    from smsconsent.services.base import load_workspace
+    from smsconsent.storage.ledger import FreshEvent, FreshSpec
+
+    _setup(store)
+    services.handle_inbound(store, "+15551230003", "+15557654321", "START")
+    spec = FreshSpec(EventType.OPTED_OUT, "agent:t",
+                     lambda e: {"keys": ["sms:workspace"], "method": "import", "evidence": e}, 1)
+    with store.read() as conn:
+        ws = load_workspace(conn, "default").id
+    with store.write(ws) as ledger:
+        ledger.states(["+15551230001", "+15551230002", "+15551230003"])
+        ledger.record_many([
+            FreshEvent(spec, "+15551230001", "2024-01-01T00:00:00.000000Z", "a \"b\""),
+            FreshEvent(spec, "+15551230002", "2024-01-01T00:00:00.000000Z", None),
+            FreshEvent(spec, "+15551230002", "2024-01-02T00:00:00.000000Z", "again"),
+            Event(EventType.OPTED_IN, "2024-01-03T00:00:00.000000Z", "agent:t", "+15551230001",
+                  {"keys": ["sms:workspace"], "type": "express", "evidence": "form"}),
+            FreshEvent(spec, "+15551230003", "2024-01-01T00:00:00.000000Z", "late"),
+        ])
+        assert ledger.state("+15551230001").status == "opted_in"
+        assert ledger._kinds[spec] is not None  # the stencils were used, and kept
+    check = services.verify(store, "default")
+    assert check["ok"], check["problems"]
+    assert check["contacts"] == 3
+    assert services.check(store, "+15557654321", "+15551230002").reason == "opted_out"
+
+
+def test_bulk_import_leaves_sqlite_checkpointing_as_usual(sqlite_url: str) -> None:
+    """Batches checkpoint the WAL rarely; the last one restores SQLite's default."""
+    from smsconsent.storage import database
+    from smsconsent.storage.ledger import DEFAULT_CHECKPOINT_PAGES
+
+    store = Store(database.make_engine(sqlite_url))
+    database.ensure_schema(store.engine)
+    _setup(store)
+    rows = "".join(f"+1555123{n:04d},\n" for n in range(5))
+    _import(store, "phone,opted_out_at\n" + rows, batch=2)
+    with store.engine.connect() as conn:  # the pool's one connection, which did the import
+        pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+    assert pages == DEFAULT_CHECKPOINT_PAGES
+    store.engine.dispose()

@@ -78,3 +78,41 @@ def test_cli_db_upgrade_and_downgrade(cli: Cli) -> None:
     assert bad.code == 2 and "bad_revision" in bad.err
     assert cli("db", "upgrade", "--revision", FIRST_RELEASE).json() == {"revision": FIRST_RELEASE,
                                                                       "head": head}
+
+
+def test_events_rebuilt_by_0003_keep_their_ledger_and_idempotency(db_url: str) -> None:
+    """A 0002 ledger with provider ids upgrades through 0003 (on SQLite: copied into a WITHOUT
+    ROWID table) and still verifies; a repeated provider id is still recognised, and refused
+    by the database itself."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    store = Store(database.make_engine(db_url))
+    database.upgrade(store.engine, "0002")
+    services.create_workspace(store, "default", business_name="Acme", contact="help@acme.test")
+    services.add_number(store, "default", "+15557654321")
+    for n in range(3):
+        services.handle_inbound(store, f"+1555123456{n}", "+15557654321", "STOP",
+                                provider_id=f"SM{n}")
+    before = services.verify(store, "default")
+    database.upgrade(store.engine, "0003")
+    after = services.verify(store, "default")
+    assert after["ok"], after["problems"]
+    assert (after["events"], after["head_hash"]) == (before["events"], before["head_hash"])
+    again = services.handle_inbound(store, "+15551234561", "+15557654321", "STOP",
+                                    provider_id="SM1")
+    assert services.verify(store, "default")["events"] == after["events"], again
+    if database.is_sqlite(store.engine):
+        with store.read() as conn:
+            sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'events'"))
+            assert "WITHOUT ROWID" in sql.scalar_one()
+    with pytest.raises(IntegrityError), database.writing(store.engine) as conn:
+        conn.execute(text(
+            "INSERT INTO events (workspace_id, seq, type, occurred_at, recorded_at, actor, "
+            "provider_id, data, prev_hash, hash) SELECT workspace_id, 999, type, occurred_at,"
+            " recorded_at, actor, provider_id, data, prev_hash, hash FROM events "
+            "WHERE provider_id = 'SM1'"))
+    database.downgrade(store.engine, "0002")
+    assert services.verify(store, "default")["ok"]
+    store.engine.dispose()

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from sqlalchemy import select
 
@@ -41,7 +41,10 @@ from smsconsent.errors import BadInput
 from smsconsent.services.agents import CONSENT_TYPES
 from smsconsent.services.base import Store, check_text, load_workspace, require_text
 from smsconsent.storage import tables as t
+from smsconsent.storage.ledger import FreshEvent, FreshSpec
 
+T = TypeVar("T")
+_END: Any = object()
 BATCH = 10_000
 WORKSPACE_KEY = "sms:workspace"
 SOURCE = "import"
@@ -75,7 +78,7 @@ class ImportCounts:
 
 
 Parse = Callable[[list[str], csvio.CsvShape, PhoneNormalizer, str], Row]
-Decide = Callable[[Row, ContactState, str], "list[Event] | str | None"]
+Decide = Callable[[Row, ContactState, str], "list[Event | FreshEvent] | str | None"]
 
 
 def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csvio.TextSink, *,
@@ -87,16 +90,21 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
     actor = agent(require_text(by, "the agent (--by)", 100))
     file_name = PurePath(name).name
 
-    def decide(row: Row, state: ContactState, now: str) -> list[Event] | str | None:
+
+    def data(evidence: str | None, origin: str | None) -> dict[str, Any]:
+        return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
+                "evidence": evidence, "origin": origin, "file": file_name}
+
+    opt_out = FreshSpec(EventType.OPTED_OUT, actor, data, 2)
+
+    def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         current = state.consents.get(WORKSPACE_KEY)
         if current is not None and current.status == OPTED_OUT:
             return None
         if current is not None and current.status == OPTED_IN \
                 and (current.opted_in_at or "") >= row.at:
             return None
-        return [Event(EventType.OPTED_OUT, row.at, actor, row.phone, data={
-            "keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
-            "evidence": row.evidence, "origin": row.origin, "file": file_name})]
+        return [FreshEvent(opt_out, row.phone, row.at, row.evidence, row.origin)]
 
     return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
                 _parse_opt_out, decide)
@@ -143,12 +151,12 @@ def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csv
         row.consent_type, row.purpose, row.list_name = kind, purpose, list_name
         return row
 
-    def decide(row: Row, state: ContactState, now: str) -> list[Event] | str | None:
+    def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         if state.blocked:
             return "blocked"
         if state.opted_out_keys(tuple(k for k in state.consents if k.startswith("sms:"))):
             return OPTED_OUT
-        events = []
+        events: list[Event | FreshEvent] = []
         current = state.consents.get(WORKSPACE_KEY)
         if current is None or current.status != OPTED_IN or current.type != row.consent_type:
             events.append(Event(EventType.OPTED_IN, row.at, actor, row.phone, data={
@@ -192,11 +200,27 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     norm = PhoneNormalizer(ws.region)
     counts = ImportCounts()
     now = store.now()
-    for rows in _batches(_parsed(csvio.data_rows(source), shape, parse, norm, now, rejects,
-                                 counts), batch):
+    refused: list[tuple[list[str], str, str]] = []
+
+    def parsed() -> Iterator[tuple[list[Row], list[tuple[list[str], str, str]]]]:
+        """Each batch with the rows refused while it was read."""
+        for rows in _batches(_parsed(csvio.data_rows(source), shape, parse, norm, now, refused,
+                                     counts), batch):
+            yield rows, refused[:]
+            refused.clear()
+        if refused:
+            yield [], refused[:]
+
+    for (rows, unreadable), last in _with_last(parsed()):
+        for fields, code, message in unreadable:
+            rejects.reject(fields, code, message)
+        counts.rejected += len(unreadable)
+        if not rows:
+            continue
         with store.write(ws.id) as ledger:
+            ledger.bulk(ending=last)
             states = ledger.states(r.phone for r in rows)
-            events: list[Event] = []
+            events: list[Event | FreshEvent] = []
             for row in rows:
                 outcome = decide(row, states[row.phone], now)
                 if isinstance(outcome, str):
@@ -212,9 +236,18 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     return counts.summary(rejects_name, started)
 
 
+def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
+    """Each of ``items`` with whether it is the last (read one ahead)."""
+    current = next(items, _END)
+    while current is not _END:
+        following = next(items, _END)
+        yield current, following is _END
+        current = following
+
+
 def _parsed(rows: Iterable[list[str]], shape: csvio.CsvShape, parse: Parse,
-            norm: PhoneNormalizer, now: str, rejects: csvio.RejectsWriter, counts: ImportCounts
-            ) -> Iterator[Row]:
+            norm: PhoneNormalizer, now: str, refused: list[tuple[list[str], str, str]],
+            counts: ImportCounts) -> Iterator[Row]:
     width = len(shape.header)
     for fields in rows:
         counts.rows += 1
@@ -225,8 +258,7 @@ def _parsed(rows: Iterable[list[str]], shape: csvio.CsvShape, parse: Parse,
             fields = csvio.fit(fields, width)
             yield parse(fields, shape, norm, now)
         except BadInput as exc:
-            rejects.reject(fields, exc.code, exc.message)
-            counts.rejected += 1
+            refused.append((fields, exc.code, exc.message))
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:

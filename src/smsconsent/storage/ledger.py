@@ -12,30 +12,49 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from hashlib import sha256
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
 
 from smsconsent.domain.consent import ContactState
-from smsconsent.domain.events import Event, RecordedEvent
+from smsconsent.domain.events import Event, EventType, RecordedEvent
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import Prepared
+from smsconsent.storage.database import Prepared, is_sqlite
+from smsconsent.storage.stencil import (
+    Stencil,
+    Unstencillable,
+    json_string,
+    json_value,
+    placeholder,
+)
 
+EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recorded_at", "actor",
+                 "provider_id", "data", "prev_hash", "hash")
 GENESIS = "0" * 64
-LOOKUP_CHUNK = 2000  # phones per ``IN (...)`` query: well under SQLite's bound-variable limit
+DEFAULT_CHECKPOINT_PAGES = 1000  # SQLite's own default
+BULK_CHECKPOINT_PAGES = 100_000  # ~400 MB of WAL at most, during a bulk write only
+LOOKUP_CHUNK = 10_000  # phones per state query (one import batch)
 
 
 def canonical(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def event_hash(prev_hash: str, seq: int, type_: str, contact: str | None, occurred_at: str,
-               recorded_at: str, actor: str, provider_id: str | None, data_json: str) -> str:
-    payload = json.dumps(
+def hash_payload(prev_hash: str, seq: int, type_: str, contact: str | None, occurred_at: str,
+                 recorded_at: str, actor: str, provider_id: str | None, data_json: str) -> str:
+    """The text an event's hash is taken of: its stored fields and the previous hash."""
+    return json.dumps(
         [seq, type_, contact, occurred_at, recorded_at, actor, provider_id, data_json, prev_hash],
         separators=(",", ":"),
         ensure_ascii=False,
     )
+
+
+def event_hash(prev_hash: str, seq: int, type_: str, contact: str | None, occurred_at: str,
+               recorded_at: str, actor: str, provider_id: str | None, data_json: str) -> str:
+    payload = hash_payload(prev_hash, seq, type_, contact, occurred_at, recorded_at, actor,
+                           provider_id, data_json)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -45,6 +64,116 @@ def _recorded(row: Any) -> RecordedEvent:
         actor=row.actor, contact=row.contact, data=json.loads(row.data),
         provider_id=row.provider_id, prev_hash=row.prev_hash, hash=row.hash,
     )
+
+
+@dataclass(frozen=True)
+class FreshSpec:
+    """A kind of event that varies only in a few strings: its contact, its time and the
+    ``slots`` values that ``data`` turns into its data (see ``FreshEvent``)."""
+
+    type: EventType
+    actor: str
+    data: Callable[..., dict[str, Any]]
+    slots: int
+
+    def event(self, contact: str, occurred_at: str, *values: str | None) -> Event:
+        return Event(self.type, occurred_at, self.actor, contact, self.data(*values))
+
+
+class FreshEvent:
+    """An event of a ``FreshSpec`` kind: ``values`` are its contact, time and data values.
+
+    ``record_many`` writes it from stencils when the contact is new to the ledger (a bulk
+    import's usual case), and as ``event()`` otherwise.
+    """
+
+    __slots__ = ("contact", "spec", "values")
+
+    def __init__(self, spec: FreshSpec, contact: str, occurred_at: str, *values: str | None
+                 ) -> None:
+        self.spec, self.contact = spec, contact
+        self.values: tuple[Any, ...] = (contact, occurred_at, *values)
+
+    def event(self) -> Event:
+        return self.spec.event(*self.values)
+
+    def state(self) -> ContactState:
+        """The state of the contact after this event, the contact being new."""
+        event = self.event()
+        state = ContactState(self.contact)
+        state.apply(event.type.value, event.occurred_at, event.actor, event.data)
+        return state
+
+
+class FreshKind:
+    """A ``FreshSpec``'s stencils in one transaction: the event's data JSON, its hash payload
+    and the new contact's row, each made by the generic function (``canonical``,
+    ``hash_payload``, ``ContactState.apply`` + ``state_row``) on placeholders.
+
+    Slots: 0 the contact, 1 the time, then the data values, then the sequence number, the
+    previous hash and the data JSON. The first event written is also made the generic way and
+    compared; if they differ (a function that does more with a value than place it) the kind
+    is dropped and every event goes the generic way.
+    """
+
+    def __init__(self, spec: FreshSpec, workspace_id: int, recorded_at: str) -> None:
+        n = spec.slots
+        self._seq, self._prev, self._data = 2 + n, 3 + n, 4 + n
+        width = 5 + n
+        marks = [placeholder(i) for i in range(width)]
+        data = spec.data(*marks[2:2 + n])
+        self.spec, self.workspace_id, self.recorded_at = spec, workspace_id, recorded_at
+        self.type = spec.type.value
+        self.data = Stencil(canonical(data), width)
+        self.payload = Stencil(hash_payload(
+            marks[self._prev], marks[self._seq], spec.type.value, marks[0],  # type: ignore[arg-type]
+            marks[1], recorded_at, spec.actor, None, marks[self._data]), width)
+        state = ContactState(marks[0])
+        state.apply(spec.type.value, marks[1], spec.actor, data)
+        cells = state_row(workspace_id, state, recorded_at)
+        if tuple(cells) != CONTACT_COLUMNS:
+            raise Unstencillable("state_row's columns changed")
+        self.cells: list[tuple[int, Any]] = []  # (0, constant) | (1, raw slot) | (2, stencil)
+        for value in cells.values():
+            cell = Stencil(value, width) if isinstance(value, str) else None
+            if cell is None or cell.constant:
+                self.cells.append((0, value))
+            elif cell.raw_slot is not None:
+                self.cells.append((1, cell.raw_slot))
+            else:
+                self.cells.append((2, cell))
+        self.checked = False
+
+    def write(self, seq: int, prev: str, values: tuple[Any, ...]
+              ) -> tuple[tuple[Any, ...], str, tuple[Any, ...]] | None:
+        """The event row, its hash and the contact's row (None: this kind cannot be
+        stencilled after all)."""
+        encoded = [json_string(values[0]), json_string(values[1]),
+                   *[json_value(v) for v in values[2:]], str(seq), json_string(prev), ""]
+        data_json = self.data.fill_encoded(encoded)
+        encoded[self._data] = json_string(data_json)
+        digest = sha256(self.payload.fill_encoded(encoded).encode()).hexdigest()
+        row = (self.workspace_id, seq, self.type, values[0], values[1], self.recorded_at,
+               self.spec.actor, None, data_json, prev, digest)
+        new_row = tuple([x if k == 0 else values[x] if k == 1 else x.fill_encoded(encoded)
+                         for k, x in self.cells])
+        if not self.checked:
+            if (row, new_row) != self._generic(seq, prev, values):
+                return None
+            self.checked = True
+        return row, digest, new_row
+
+    def _generic(self, seq: int, prev: str, values: tuple[Any, ...]
+                 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        event = self.spec.event(*values)
+        data_json = canonical(event.data)
+        digest = event_hash(prev, seq, event.type.value, event.contact, event.occurred_at,
+                            self.recorded_at, event.actor, event.provider_id, data_json)
+        state = ContactState(values[0])
+        state.apply(event.type.value, event.occurred_at, event.actor, event.data)
+        return ((self.workspace_id, seq, event.type.value, event.contact, event.occurred_at,
+                 self.recorded_at, event.actor, event.provider_id, data_json, prev, digest),
+                tuple(state_row(self.workspace_id, state, self.recorded_at).values()))
 
 
 @dataclass
@@ -63,6 +192,7 @@ class Ledger:
     _states: dict[str, ContactState] = field(default_factory=dict)
     _dirty: set[str] = field(default_factory=set)
     _stored: set[str] = field(default_factory=set)
+    _kinds: dict[FreshSpec, FreshKind | None] = field(default_factory=dict)
 
     @classmethod
     def open(cls, conn: Connection, workspace_id: int, now: Callable[[], str]) -> Ledger:
@@ -78,6 +208,19 @@ class Ledger:
             (last,) = _EVENT_RECORDED.first(conn, ws=workspace_id, seq=head_seq)
             recorded_at = max(recorded_at, last)
         return cls(conn, workspace_id, head_seq, head_hash, recorded_at)
+
+    def bulk(self, *, ending: bool) -> None:
+        """Mark this transaction as one of a bulk write's (``ending``: its last).
+
+        SQLite copies the WAL back into the database (a checkpoint) after any commit that
+        leaves the WAL over 1,000 pages: a bulk import would then rewrite the same index pages
+        at every batch. During the import the connection checkpoints only past
+        ``BULK_CHECKPOINT_PAGES``; its last batch restores the default, so its commit
+        checkpoints. Durability is unchanged: every commit still syncs the WAL.
+        """
+        if is_sqlite(self.conn):
+            pages = DEFAULT_CHECKPOINT_PAGES if ending else BULK_CHECKPOINT_PAGES
+            self.conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
 
     # -- contacts ------------------------------------------------------------------------------
     def state(self, phone: str) -> ContactState:
@@ -139,37 +282,78 @@ class Ledger:
             self._dirty.add(event.contact)
         return recorded
 
-    def record_many(self, events: Sequence[Event]) -> int:
+    def record_many(self, events: Sequence[Event | FreshEvent]) -> int:
         """Append many events in one ``executemany``: the same chain, states and rules as
         ``record`` (late events refold their contact), at bulk speed. Call ``states`` first
         for the contacts concerned, or each unknown one costs a query.
+
+        A ``FreshEvent`` for a contact with no row and no event yet is written from its kind's
+        stencils (``FreshKind``): the same bytes, and the contact's new row at once; for any
+        other contact it is recorded as the ``Event`` it stands for.
         """
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        new_rows: list[tuple[Any, ...]] = []
+        pending: dict[str, FreshEvent] = {}
         seq, prev, now, ws = self.head_seq, self.head_hash, self.recorded_at, self.workspace_id
+        states, stored = self._states, self._stored
         late: set[str] = set()
-        for event in events:
+        for item in events:
             seq += 1
+            if isinstance(item, FreshEvent):
+                phone = item.contact
+                state = states.get(phone) or self.state(phone)
+                kind = self._kind(item.spec)
+                written = None
+                if kind is not None and state.last_at is None and phone not in stored \
+                        and phone not in pending:
+                    written = kind.write(seq, prev, item.values)
+                    if written is None:
+                        self._kinds[item.spec] = None
+                if written is not None:
+                    row, digest, new_row = written
+                    rows.append(row)
+                    new_rows.append(new_row)
+                    pending[phone] = item
+                    prev = digest
+                    continue
+                event = item.event()
+            else:
+                event = item
             data_json = canonical(event.data)
             digest = event_hash(prev, seq, event.type.value, event.contact, event.occurred_at,
                                 now, event.actor, event.provider_id, data_json)
-            rows.append({"workspace_id": ws, "seq": seq, "type": event.type.value,
-                         "contact": event.contact, "occurred_at": event.occurred_at,
-                         "recorded_at": now, "actor": event.actor,
-                         "provider_id": event.provider_id, "data": data_json,
-                         "prev_hash": prev, "hash": digest})
+            rows.append((ws, seq, event.type.value, event.contact, event.occurred_at, now,
+                         event.actor, event.provider_id, data_json, prev, digest))
             prev = digest
             if event.contact is not None:
+                if event.contact in pending:  # written fresh above: its state, in full
+                    states[event.contact] = pending.pop(event.contact).state()
+                    stored.add(event.contact)
                 state = self.state(event.contact)
                 if state.last_at is not None and event.occurred_at < state.last_at:
                     late.add(event.contact)
                 else:
                     state.apply(event.type.value, event.occurred_at, event.actor, event.data)
                 self._dirty.add(event.contact)
-        insert_many(self.conn, t.events, rows)
+        insert_rows(self.conn, t.events, EVENT_COLUMNS, rows)
+        if new_rows:
+            insert_rows(self.conn, t.contacts, CONTACT_COLUMNS, new_rows)
+        for phone in pending:  # read back from its row if asked for again
+            states.pop(phone, None)
+            stored.add(phone)
         self.head_seq, self.head_hash = seq, prev
         for phone in sorted(late):
             self._states[phone] = fold(phone, contact_events(self.conn, ws, phone))
         return len(rows)
+
+    def _kind(self, spec: FreshSpec) -> FreshKind | None:
+        """The stencils of ``spec`` in this transaction (None if it cannot be stencilled)."""
+        if spec not in self._kinds:
+            try:
+                self._kinds[spec] = FreshKind(spec, self.workspace_id, self.recorded_at)
+            except Unstencillable:
+                self._kinds[spec] = None
+        return self._kinds[spec]
 
     def close(self) -> None:
         """Write the moved states and the new chain head; called before the commit."""
@@ -212,6 +396,8 @@ def state_row(workspace_id: int, state: ContactState, now: str) -> dict[str, Any
     }
 
 
+CONTACT_COLUMNS = tuple(state_row(0, ContactState(""), ""))
+
 _UPDATE_STATE = (
     update(t.contacts)
     .where(t.contacts.c.workspace_id == bindparam("ws"), t.contacts.c.phone == bindparam("p"))
@@ -241,38 +427,65 @@ def save_states(conn: Connection, workspace_id: int, states: Sequence[ContactSta
     insert_many(conn, t.contacts, inserts)
 
 
-_INSERTS: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
 
 
 def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``INSERT`` many rows with one DB-API ``executemany``, the statement compiled once per
-    dialect: SQLAlchemy's per-row parameter processing is most of the cost of a bulk insert,
-    and these rows hold only strings, integers, booleans and None, which need none.
+    """``INSERT`` many rows given as dicts (see ``insert_rows``)."""
+    if rows:
+        columns = tuple(rows[0])
+        insert_rows(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
+
+
+def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...],
+                rows: list[tuple[Any, ...]]) -> None:
+    """``INSERT`` many rows (tuples in the order of ``columns``) with one DB-API
+    ``executemany``, the statement compiled once per dialect: SQLAlchemy's per-row parameter
+    processing is most of the cost of a bulk insert, and these rows hold only strings,
+    integers, booleans and None, which need none.
     """
     if not rows:
         return
-    key = (conn.dialect.name, table.name)
+    key = (conn.dialect.name, table.name, columns)
     if key not in _INSERTS:
-        compiled = insert(table).values({c: bindparam(c) for c in rows[0]}).compile(
+        compiled = insert(table).values({c: bindparam(c) for c in columns}).compile(
             dialect=conn.dialect)
         positions = compiled.positiontup if compiled.positional else None
         _INSERTS[key] = (compiled.string, tuple(positions) if positions is not None else None)
     sql, order = _INSERTS[key]
-    if order is not None:
-        conn.exec_driver_sql(sql, [tuple(row[c] for c in order) for row in rows])
-    else:
+    if order is None:
+        conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+    elif order == columns:
         conn.exec_driver_sql(sql, rows)
+    else:
+        where = [columns.index(c) for c in order]
+        conn.exec_driver_sql(sql, [tuple(row[i] for i in where) for row in rows])
+
+
+_STORED_STATES = {
+    # One statement for any number of phones, bound as one JSON text or array: an ``IN`` list
+    # would be compiled, and bound, once per chunk of a few thousand.
+    "sqlite": "SELECT phone, state FROM contacts WHERE workspace_id = ? "
+              "AND phone IN (SELECT value FROM json_each(?))",
+    "postgresql": "SELECT phone, state FROM contacts WHERE workspace_id = %s "
+                  "AND phone = ANY(%s)",
+}
 
 
 def stored_states(conn: Connection, workspace_id: int, phones: Sequence[str]
                   ) -> Iterator[tuple[str, ContactState]]:
-    """The stored states of those of ``phones`` that have one, by chunked ``IN`` queries."""
+    """The stored states of those of ``phones`` that have one, ``LOOKUP_CHUNK`` at a time."""
+    sql = _STORED_STATES[conn.dialect.name]
     for start in range(0, len(phones), LOOKUP_CHUNK):
-        chunk = phones[start:start + LOOKUP_CHUNK]
-        rows = conn.execute(select(t.contacts.c.phone, t.contacts.c.state).where(
-            t.contacts.c.workspace_id == workspace_id, t.contacts.c.phone.in_(chunk)))
-        for row in rows:
-            yield row.phone, ContactState.from_dict(json.loads(row.state))
+        chunk = list(phones[start:start + LOOKUP_CHUNK])
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:  # plain tuples, fetched at once: SQLAlchemy's rows cost more than the query
+            cursor.execute(sql, (workspace_id, json.dumps(chunk) if is_sqlite(conn) else chunk))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        for phone, state in rows:
+            yield phone, ContactState.from_dict(json.loads(state))
 
 
 def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:
