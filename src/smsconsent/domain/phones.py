@@ -41,7 +41,7 @@ def normalize_phone(text: str, region: str = "US") -> str:
         parsed = phonenumbers.parse(raw, region.upper())
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhone(f"not a phone number: {raw!r} ({exc})") from None
-    if not (phonenumbers.is_valid_number(parsed) or _fictional_nanp(parsed)):
+    if not (_fictional_nanp(parsed) or phonenumbers.is_valid_number(parsed)):
         raise InvalidPhone(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
@@ -70,6 +70,7 @@ def number_kind(number: str) -> NumberKind:
 
 
 _NANP_E164 = re.compile(r"\+1([2-9]\d{9})")
+_NANP_E164_ASCII = re.compile(r"\+1([2-9][0-9]{9})")  # ASCII digits: \d would take any script
 _NANP_NATIONAL = re.compile(r"1?([2-9]\d{9})")
 _SEPARATORS = str.maketrans("", "", " ()-.\u00a0")
 _NANP_REGIONS = frozenset({"US", "CA"})
@@ -93,24 +94,34 @@ class PhoneNormalizer:
         self._max = max_prefixes
 
     def __call__(self, text: str) -> str:
+        # Already E.164 (most rows of most files): nothing to strip or remove, so the general
+        # reading below would find this same match.
+        match = _NANP_E164_ASCII.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            match = self._nanp(text)
+        if match is not None:
+            national = match.group(1)
+            prefix = national[:7]
+            valid = self._valid.get(prefix)
+            if valid is None:
+                valid = self._check(national)
+                if len(self._valid) >= self._max:
+                    self._valid.clear()
+                self._valid[prefix] = valid
+            if valid:
+                return "+1" + national
+        return normalize_phone(text, self.region)
+
+    def _nanp(self, text: str) -> re.Match[str] | None:
+        """The ten national digits of a NANP number written any accepted way, or None."""
         raw = text.strip() if isinstance(text, str) else ""
         if 0 < len(raw) <= 40 and _PHONE_CHARS.fullmatch(raw):
             compact = raw.translate(_SEPARATORS)
             match = _NANP_E164.fullmatch(compact)
             if match is None and self._national and not compact.startswith("+"):
                 match = _NANP_NATIONAL.fullmatch(compact)
-            if match is not None:
-                national = match.group(1)
-                prefix = national[:7]
-                valid = self._valid.get(prefix)
-                if valid is None:
-                    valid = self._check(national)
-                    if len(self._valid) >= self._max:
-                        self._valid.clear()
-                    self._valid[prefix] = valid
-                if valid:
-                    return "+1" + national
-        return normalize_phone(text, self.region)
+            return match
+        return None
 
     @staticmethod
     def _check(national: str) -> bool:
