@@ -13,8 +13,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from contextlib import closing
 from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path

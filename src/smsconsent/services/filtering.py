@@ -22,15 +22,18 @@ fast path to, byte for byte.
 
 from __future__ import annotations
 
+import gc
 import json
 import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import Dialect, bindparam, select
+from sqlalchemy import Dialect, bindparam, func, select
 
 from smsconsent import csvio
 from smsconsent.domain.consent import OPTED_OUT, Consent, ContactState, Subscription
@@ -72,18 +75,19 @@ class SeenNumbers:
 
 
 Verdict = tuple[bool, str, str]  # allowed, reason, detail
+_NOTHING: dict[str, Any] = {}
 
 
 class Judge:
     """The gate's verdict on a stored state (its JSON text) for one run's sender, purpose,
     list and policy.
 
-    ``decide`` reads only ``blocked``, the status of the consents under the sender's covering
-    keys, the subscription to ``list_name`` (its status and whether it has evidence),
-    whether a ``marketing`` grant exists, and whether ``first_sent_at`` is set. ``key`` takes
-    exactly those from the stored data, and ``decide`` runs once per distinct key, on a state
-    holding only them: the same answer it gives on the whole state. Only the ``opted_out``
-    detail (which opt-out, how and when) is read from the row's own data.
+    ``decide`` reads only ``blocked``, whether a consent under one of the sender's covering
+    keys is opted out, the subscription to ``list_name`` (its status and whether it has
+    evidence), whether a ``marketing`` grant exists, and whether ``first_sent_at`` is set.
+    ``stored`` takes exactly those from the stored data, and ``decide`` runs once per distinct
+    combination, on a state holding only them: the same answer it gives on the whole state.
+    Only the ``opted_out`` detail (which opt-out, how and when) is read from each row's data.
     """
 
     def __init__(self, sender: str, campaign: str | None, purpose: str,
@@ -91,43 +95,48 @@ class Judge:
         self.covering = keys_covering(sender, campaign)
         self.sender, self.campaign, self.purpose = sender, campaign, purpose
         self.policy, self.list_name, self.exact = policy, list_name, exact
-        self._memo: dict[tuple[Any, ...], Decision] = {}
-        self.unseen = self._verdict(decide(ContactState(""), sender, campaign, purpose, policy,
-                                           list_name), {})
+        self._memo: dict[tuple[Any, ...], Verdict] = {}
+        self.unseen = self._verdict(self._decide(ContactState("")), _NOTHING)
 
     def stored(self, text: str) -> Verdict:
         """The verdict on a contact whose stored state is ``text``."""
         data = _loads(text)
         if self.exact:
             state = ContactState.from_dict(data)
-            decision = decide(state, self.sender, self.campaign, self.purpose, self.policy,
-                              self.list_name)
-            return self._verdict(decision, {k: c.__dict__ for k, c in state.consents.items()})
-        key = self.key(data)
-        decision = self._memo.get(key)
-        if decision is None:
-            decision = self._memo[key] = self._decide(key)
-        return self._verdict(decision, data.get("consents", {}))
+            return self._verdict(self._decide(state),
+                                 {k: c.__dict__ for k, c in state.consents.items()})
+        consents = data.get("consents", _NOTHING)
+        out = False
+        for key in self.covering:
+            consent = consents.get(key)
+            if consent is not None and consent["status"] == OPTED_OUT:
+                out = True
+                break
+        sub = data.get("lists", _NOTHING).get(self.list_name) if self.list_name else None
+        part = (data.get("blocked", False), out,
+                None if sub is None else (sub["status"], bool(sub.get("evidence"))),
+                "marketing" in data.get("grants", _NOTHING), data.get("first_sent_at") is None)
+        verdict = self._memo.get(part)
+        if verdict is None:
+            verdict = self._memo[part] = self._verdict(self._decide(self._state(part)),
+                                                       _NOTHING)
+        if verdict[1] == "opted_out":
+            return False, "opted_out", _detail("opted_out", consents, self.covering)
+        return verdict
 
-    def key(self, data: dict[str, Any]) -> tuple[Any, ...]:
-        """The part of a stored state (``ContactState.to_dict`` form) that ``decide`` reads."""
-        consents = data.get("consents", {})
-        out = tuple(k for k in self.covering
-                    if k in consents and consents[k]["status"] == OPTED_OUT)
-        sub = data.get("lists", {}).get(self.list_name) if self.list_name else None
-        membership = None if sub is None else (sub["status"], bool(sub.get("evidence")))
-        return (data.get("blocked", False), out, membership, "marketing" in data.get("grants", {}),
-                data.get("first_sent_at") is None)
-
-    def _decide(self, key: tuple[Any, ...]) -> Decision:
-        blocked, out, membership, marketing, unsent = key
+    def _state(self, part: tuple[Any, ...]) -> ContactState:
+        """A state holding only ``part``: what ``decide`` reads, nothing else."""
+        blocked, out, membership, marketing, unsent = part
         state = ContactState("", blocked=blocked,
-                             consents={k: Consent(OPTED_OUT) for k in out},
+                             consents={self.covering[0]: Consent(OPTED_OUT)} if out else {},
                              grants={"marketing": {}} if marketing else {},
                              first_sent_at=None if unsent else "sent")
         if membership is not None and self.list_name:
             status, evidence = membership
             state.lists[self.list_name] = Subscription(status, "yes" if evidence else None)
+        return state
+
+    def _decide(self, state: ContactState) -> Decision:
         return decide(state, self.sender, self.campaign, self.purpose, self.policy,
                       self.list_name)
 
@@ -181,32 +190,34 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
         """Each row's number in E.164 and what is wrong with the row before any lookup."""
         judged: Screened = []
         wanted: list[str] = []
+        keep, want, first = judged.append, wanted.append, seen.add
         for fields in fields_chunk:
-            phone, why = "", None
             if len(fields) > width:
-                why = "bad_row"
+                keep((fields, "", "bad_row"))
+                continue
+            try:
+                phone = norm(fields[at])
+            except InvalidPhone as exc:
+                keep((fields, "", f"invalid_phone:{exc.message}"))
+                continue
+            if first(phone):
+                want(phone)
+                keep((fields, phone, None))
             else:
-                try:
-                    phone = norm(fields[at])
-                    if seen.add(phone):
-                        wanted.append(phone)
-                    else:
-                        why = "duplicate"
-                except InvalidPhone as exc:
-                    why = f"invalid_phone:{exc.message}"
-            judged.append((fields, phone, why))
+                keep((fields, phone, "duplicate"))
         return judged, wanted
 
     def finish(judged: Screened, states: dict[str, str]) -> None:
         """Judge a screened chunk against its stored states and write both outputs."""
         passed: list[list[str]] = []
         failed: list[list[str]] = []
+        unseen, stored, found, line = judge.unseen, judge.stored, states.get, rejects.line
         for fields, phone, why in judged:
             if why is None:
-                text = states.get(phone)
-                allowed, why, detail = judge.unseen if text is None else judge.stored(text)
+                text = found(phone)
+                allowed, why, detail = unseen if text is None else stored(text)
                 if allowed:
-                    row = csvio.fit(fields, width)
+                    row = fields if len(fields) == width else csvio.fit(fields, width)
                     row[at] = phone
                     passed.append(row)
                     continue
@@ -214,12 +225,12 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
                 why, _, detail = why.partition(":")
                 detail = detail or _DETAILS.get(why, "more fields than the header")
             reasons[why] += 1
-            failed.append(rejects.line(fields, why, detail))
+            failed.append(line(fields, why, detail))
         out.write_many(passed)
         rejects.write_many(failed)
         report.advance(len(judged))
 
-    with _Lookups(store, ws.id) as lookups:
+    with _Lookups(store, ws.id) as lookups, _collector_paused():
         pending: Screened | None = None
         for fields_chunk in csvio.data_chunks(source, chunk):
             judged, wanted = screen(fields_chunk)
@@ -250,6 +261,20 @@ def _detail(reason: str, consents: dict[str, Any], covering: tuple[str, ...]) ->
 
 
 Screened = list[tuple[list[str], str, str | None]]  # fields, E.164 number, why refused
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a file is filtered: the rows are millions of
+    short-lived lists that form no cycles, and the collector walking them again and again
+    was a sixth of the run. Reference counting still frees everything as it goes."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class _Lookups:
@@ -295,6 +320,7 @@ class _Lookups:
 
 
 _LOOKUPS: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+_US, _RS = "\x1f", "\x1e"  # unit and record separators
 
 
 def _stored(cursor: Any, dialect: Dialect, workspace_id: int, phones: list[str]
@@ -303,13 +329,18 @@ def _stored(cursor: Any, dialect: Dialect, workspace_id: int, phones: list[str]
 
     One statement of ``LOOKUP`` placeholders, compiled once per dialect and run on the DB-API
     cursor (a short last chunk is padded with its own last phone): SQLAlchemy's per-call
-    expansion of an ``IN`` list and its result rows cost more than the query.
+    expansion of an ``IN`` list costs more than the query. The rows come back as one string
+    (``phone US state RS phone US state ...``): SQLite hands the GIL back and forth at every
+    row it steps, which starves the reading thread; one aggregate row is one step. Neither
+    separator can occur inside: numbers are digits, and JSON escapes every control character.
     """
     if dialect.name not in _LOOKUPS:
-        query = select(t.contacts.c.phone, t.contacts.c.state).where(
-            t.contacts.c.workspace_id == bindparam("ws"),
-            t.contacts.c.phone.in_([bindparam(f"p{i}") for i in range(LOOKUP)]))
-        compiled = query.compile(dialect=dialect)
+        contacts = t.contacts.c
+        query = select(func.aggregate_strings(
+            contacts.phone + bindparam("us", _US) + contacts.state, _RS)).where(
+            contacts.workspace_id == bindparam("ws", 0),
+            contacts.phone.in_([bindparam(f"p{i}", "") for i in range(LOOKUP)]))
+        compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         order = compiled.positiontup if compiled.positional else None
         _LOOKUPS[dialect.name] = (compiled.string, tuple(order) if order is not None else None)
     sql, order = _LOOKUPS[dialect.name]
@@ -317,7 +348,10 @@ def _stored(cursor: Any, dialect: Dialect, workspace_id: int, phones: list[str]
     for start in range(0, len(phones), LOOKUP):
         part = phones[start:start + LOOKUP]
         part += [part[-1]] * (LOOKUP - len(part))
-        params = {"ws": workspace_id, **{f"p{i}": p for i, p in enumerate(part)}}
+        params = {"ws": workspace_id, "us": _US,
+                  **{f"p{i}": p for i, p in enumerate(part)}}
         cursor.execute(sql, tuple(params[n] for n in order) if order is not None else params)
-        found.update(cursor.fetchall())
+        (joined,) = cursor.fetchone()
+        if joined:
+            found.update(pair.split(_US, 1) for pair in joined.split(_RS))
     return found
