@@ -13,9 +13,8 @@ appeared earlier in the file) and ``bad_row`` (more fields than the header).
 
 A million rows must take seconds, so ``decide`` is asked once per distinct *decision-relevant
 part* of a state (``Judge``), not once per row: in one run sender, purpose, list and policy are
-fixed, and what is left of a state that ``decide`` reads is small (blocked, which covering
-opt-outs are in force, the one list's membership, the marketing grant, whether anything was
-sent yet). Never-seen numbers all share the empty state's answer. ``exact=True`` instead
+fixed, and what is left of a state that ``decide`` reads is small (blocked, whether a covering
+opt-out is in force, the one list's membership, the marketing grant). Never-seen numbers all share the empty state's answer. ``exact=True`` instead
 rebuilds every stored state and asks ``decide`` for each row: the reference the tests hold the
 fast path to, byte for byte.
 """
@@ -82,11 +81,12 @@ class Judge:
     """The gate's verdict on a stored state (its JSON text) for one run's sender, purpose,
     list and policy.
 
-    ``decide`` reads only ``blocked``, whether a consent under one of the sender's covering
-    keys is opted out, the subscription to ``list_name`` (its status and whether it has
-    evidence), whether a ``marketing`` grant exists, and whether ``first_sent_at`` is set.
-    ``stored`` takes exactly those from the stored data, and ``decide`` runs once per distinct
-    combination, on a state holding only them: the same answer it gives on the whole state.
+    For whether and why, ``decide`` reads only ``blocked``, whether a consent under one of the
+    sender's covering keys is opted out, the subscription to ``list_name`` (its status and
+    whether it has evidence) and whether a ``marketing`` grant exists (``first_sent_at`` only
+    decides the footer, which a filter does not report). ``stored`` takes exactly those from
+    the stored data, and ``decide`` runs once per distinct combination, on a state holding only
+    them: the same answer it gives on the whole state.
     Only the ``opted_out`` detail (which opt-out, how and when) is read from each row's data.
     """
 
@@ -115,7 +115,7 @@ class Judge:
         sub = data.get("lists", _NOTHING).get(self.list_name) if self.list_name else None
         part = (data.get("blocked", False), out,
                 None if sub is None else (sub["status"], bool(sub.get("evidence"))),
-                "marketing" in data.get("grants", _NOTHING), data.get("first_sent_at") is None)
+                "marketing" in data.get("grants", _NOTHING))
         verdict = self._memo.get(part)
         if verdict is None:
             verdict = self._memo[part] = self._verdict(self._decide(self._state(part)),
@@ -126,11 +126,10 @@ class Judge:
 
     def _state(self, part: tuple[Any, ...]) -> ContactState:
         """A state holding only ``part``: what ``decide`` reads, nothing else."""
-        blocked, out, membership, marketing, unsent = part
+        blocked, out, membership, marketing = part
         state = ContactState("", blocked=blocked,
                              consents={self.covering[0]: Consent(OPTED_OUT)} if out else {},
-                             grants={"marketing": {}} if marketing else {},
-                             first_sent_at=None if unsent else "sent")
+                             grants={"marketing": {}} if marketing else {})
         if membership is not None and self.list_name:
             status, evidence = membership
             state.lists[self.list_name] = Subscription(status, "yes" if evidence else None)
