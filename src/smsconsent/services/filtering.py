@@ -14,9 +14,9 @@ appeared earlier in the file) and ``bad_row`` (more fields than the header).
 A million rows must take seconds, so ``decide`` is asked once per distinct *decision-relevant
 part* of a state (``Judge``), not once per row: in one run sender, purpose, list and policy are
 fixed, and what is left of a state that ``decide`` reads is small (blocked, whether a covering
-opt-out is in force, the one list's membership, the marketing grant). Never-seen numbers all share the empty state's answer. ``exact=True`` instead
-rebuilds every stored state and asks ``decide`` for each row: the reference the tests hold the
-fast path to, byte for byte.
+opt-out is in force, the one list's membership, the marketing grant). Never-seen numbers all
+share the empty state's answer. ``exact=True`` instead rebuilds every stored state and asks
+``decide`` for each row: the reference the tests hold the fast path to, byte for byte.
 """
 
 from __future__ import annotations
@@ -340,8 +340,8 @@ def _stored(cursor: Any, dialect: Dialect, workspace_id: int, phones: list[str]
             contacts.workspace_id == bindparam("ws", 0),
             contacts.phone.in_([bindparam(f"p{i}", "") for i in range(LOOKUP)]))
         compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        order = compiled.positiontup if compiled.positional else None
-        _LOOKUPS[dialect.name] = (compiled.string, tuple(order) if order is not None else None)
+        names = compiled.positiontup if compiled.positional else None
+        _LOOKUPS[dialect.name] = (compiled.string, tuple(names) if names is not None else None)
     sql, order = _LOOKUPS[dialect.name]
     found: dict[str, str] = {}
     for start in range(0, len(phones), LOOKUP):
