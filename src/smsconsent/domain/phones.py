@@ -70,7 +70,9 @@ def number_kind(number: str) -> NumberKind:
 
 
 _NANP_E164 = re.compile(r"\+1([2-9]\d{9})")
-_NANP_E164_ASCII = re.compile(r"\+1([2-9][0-9]{9})")  # ASCII digits: \d would take any script
+# ASCII digits: \d would take any script's, which _PHONE_CHARS refuses
+_NANP_E164_ASCII = re.compile(r"\+1([2-9][0-9]{9})")
+_NANP_DISPLAY = re.compile(r"\(([2-9][0-9]{2})\) ([0-9]{3})-([0-9]{4})")
 _NANP_NATIONAL = re.compile(r"1?([2-9]\d{9})")
 _SEPARATORS = str.maketrans("", "", " ()-.\u00a0")
 _NANP_REGIONS = frozenset({"US", "CA"})
@@ -94,13 +96,8 @@ class PhoneNormalizer:
         self._max = max_prefixes
 
     def __call__(self, text: str) -> str:
-        # Already E.164 (most rows of most files): nothing to strip or remove, so the general
-        # reading below would find this same match.
-        match = _NANP_E164_ASCII.fullmatch(text) if isinstance(text, str) else None
-        if match is None:
-            match = self._nanp(text)
-        if match is not None:
-            national = match.group(1)
+        national = self._digits(text) if isinstance(text, str) else None
+        if national is not None:
             prefix = national[:7]
             valid = self._valid.get(prefix)
             if valid is None:
@@ -112,15 +109,27 @@ class PhoneNormalizer:
                 return "+1" + national
         return normalize_phone(text, self.region)
 
-    def _nanp(self, text: str) -> re.Match[str] | None:
-        """The ten national digits of a NANP number written any accepted way, or None."""
-        raw = text.strip() if isinstance(text, str) else ""
+    def _digits(self, text: str) -> str | None:
+        """The ten national digits of a NANP number written any accepted way, or None.
+
+        The two commonest ways, E.164 and ``(NPA) NXX-XXXX`` (where national numbers are
+        read), are matched whole first: they have nothing to strip or remove, so the general
+        reading below finds the same digits."""
+        match = _NANP_E164_ASCII.fullmatch(text)
+        if match is not None:
+            return match.group(1)
+        if self._national:
+            match = _NANP_DISPLAY.fullmatch(text)
+            if match is not None:
+                return "".join(match.groups())
+        raw = text.strip()
         if 0 < len(raw) <= 40 and _PHONE_CHARS.fullmatch(raw):
             compact = raw.translate(_SEPARATORS)
             match = _NANP_E164.fullmatch(compact)
             if match is None and self._national and not compact.startswith("+"):
                 match = _NANP_NATIONAL.fullmatch(compact)
-            return match
+            if match is not None:
+                return match.group(1)
         return None
 
     @staticmethod

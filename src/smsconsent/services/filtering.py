@@ -318,8 +318,9 @@ class _Lookups:
             self._answers.put(exc)
 
 
-_LOOKUPS: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 _US, _RS = "\x1f", "\x1e"  # unit and record separators
+_PHONES = tuple(f"p{i}" for i in range(LOOKUP))
+_LOOKUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]] | tuple[str, None, None]] = {}
 
 
 def _stored(cursor: Any, dialect: Dialect, workspace_id: int, phones: list[str]
@@ -338,19 +339,29 @@ def _stored(cursor: Any, dialect: Dialect, workspace_id: int, phones: list[str]
         query = select(func.aggregate_strings(
             contacts.phone + bindparam("us", _US) + contacts.state, _RS)).where(
             contacts.workspace_id == bindparam("ws", 0),
-            contacts.phone.in_([bindparam(f"p{i}", "") for i in range(LOOKUP)]))
+            contacts.phone.in_([bindparam(name, "") for name in _PHONES]))
         compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        names = compiled.positiontup if compiled.positional else None
-        _LOOKUPS[dialect.name] = (compiled.string, tuple(names) if names is not None else None)
-    sql, order = _LOOKUPS[dialect.name]
+        if compiled.positional:
+            names = tuple(compiled.positiontup or ())
+            at = names.index(_PHONES[0])
+            if names[at:at + LOOKUP] != _PHONES:
+                raise RuntimeError(f"{dialect.name}: the IN list is not bound in one run")
+            _LOOKUPS[dialect.name] = (compiled.string, names[:at], names[at + LOOKUP:])
+        else:
+            _LOOKUPS[dialect.name] = (compiled.string, None, None)
+    sql, before, after = _LOOKUPS[dialect.name]
+    fixed = {"ws": workspace_id, "us": _US}
     found: dict[str, str] = {}
     for start in range(0, len(phones), LOOKUP):
         part = phones[start:start + LOOKUP]
         part += [part[-1]] * (LOOKUP - len(part))
-        params = {"ws": workspace_id, "us": _US,
-                  **{f"p{i}": p for i, p in enumerate(part)}}
-        cursor.execute(sql, tuple(params[n] for n in order) if order is not None else params)
+        if before is None or after is None:
+            cursor.execute(sql, {**fixed, **dict(zip(_PHONES, part, strict=True))})
+        else:
+            cursor.execute(sql, (*[fixed[n] for n in before], *part,
+                                 *[fixed[n] for n in after]))
         (joined,) = cursor.fetchone()
         if joined:
-            found.update(pair.split(_US, 1) for pair in joined.split(_RS))
+            fields = iter(joined.replace(_US, _RS).split(_RS))
+            found.update(zip(fields, fields, strict=True))
     return found
