@@ -66,11 +66,10 @@ class SeenNumbers:
 
     def add(self, phone: str) -> bool:
         """Remember ``phone``; False when it was already there."""
-        key = int(phone[1:]) if phone.startswith("+") else -int(phone)
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        return True
+        seen = self._seen
+        before = len(seen)
+        seen.add(int(phone[1:]) if phone[0] == "+" else -int(phone))
+        return len(seen) > before
 
 
 Verdict = tuple[bool, str, str]  # allowed, reason, detail
