@@ -134,8 +134,8 @@ class PhoneNormalizer:
 
     @staticmethod
     def _check(national: str) -> bool:
-        try:
-            normalize_phone("+1" + national)
-        except InvalidPhone:
-            return False
-        return True
+        """Whether ``normalize_phone`` accepts ``+1`` and these ten digits. ``parse`` would
+        build exactly this number from them (no leading zero, no extension), so it is built
+        directly and given the same two tests."""
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+        return _fictional_nanp(number) or phonenumbers.is_valid_number(number)
