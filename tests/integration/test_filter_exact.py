@@ -94,6 +94,7 @@ _row = st.one_of(
     st.tuples(_field, _number, _field).map(list),
     st.tuples(_field, _number, _field, _field).map(list),  # more fields than the header
     st.tuples(_field, _number).map(list),                  # fewer
+    st.tuples(_field).map(list),                           # too few to hold the number
     st.just([]),                                          # a blank line
 )
 
@@ -166,3 +167,12 @@ def test_every_verdict_is_the_gates(ledger: Store) -> None:
                                            f"(sms:number:{OURS}, inbound_sms_keyword, ")
     assert _contact(1) not in details and _contact(3) not in details
 
+
+
+def test_a_row_too_short_to_hold_the_number_is_refused(ledger: Store) -> None:
+    """A row that ends before the phone column has an empty number, like any missing field."""
+    data = b"name,phone,note\nalice\nbob,+15551230017,x\n"
+    sendable, refused, summary = _run(ledger, data, "informational", None, 10, exact=False)
+    assert summary["by_reason"] == {"invalid_phone": 1}
+    assert refused.splitlines()[1] == "alice,,,invalid_phone,phone number is empty"
+    assert sendable.splitlines() == ["name,phone,note", "bob,+15551230017,x"]

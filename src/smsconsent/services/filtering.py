@@ -194,7 +194,7 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
                 keep((fields, "", "bad_row"))
                 continue
             try:
-                phone = norm(fields[at])
+                phone = norm(fields[at] if at < len(fields) else "")  # short: empty
             except InvalidPhone as exc:
                 keep((fields, "", f"invalid_phone:{exc.message}"))
                 continue
