@@ -14,7 +14,9 @@ import codecs
 import csv
 import io
 from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO, Protocol, TextIO
 
@@ -63,7 +65,8 @@ class CsvShape:
 
 
 def _blank(row: list[str]) -> bool:
-    return not any(field.strip() for field in row)
+    # Fields joined are whitespace alone exactly when each field is: one C call per row.
+    return not "".join(row).strip()
 
 
 def _text(source: BinaryIO) -> io.TextIOWrapper:
@@ -116,19 +119,32 @@ def data_rows(source: BinaryIO, *, header: bool = False
               ) -> Generator[list[str], None, None]:
     """The rows after the header (or the header alone), blank lines skipped; use it on a file
     ``scan`` accepted."""
+    with closing(data_chunks(source, 1 if header else 1000, header=header)) as chunks:
+        for chunk in chunks:
+            yield from chunk
+
+
+def data_chunks(source: BinaryIO, size: int, *, header: bool = False
+                ) -> Generator[list[list[str]], None, None]:
+    """``data_rows`` in lists of at most ``size`` rows, each list read by one call into the
+    C parser (a per-row generator costs more than parsing the row)."""
     if csv.field_size_limit() < MAX_FIELD:
         csv.field_size_limit(MAX_FIELD)
     text = _text(source)
     try:
-        seen_header = False
-        for row in csv.reader(text):
-            if _blank(row):
-                continue
-            if seen_header or header:
-                yield row
-                if header:
-                    return
-            seen_header = True
+        reader = csv.reader(text)
+        for row in reader:
+            if not _blank(row):
+                break
+        else:
+            return
+        if header:
+            yield [row]
+            return
+        while got := list(islice(reader, size)):
+            rows = [row for row in got if not _blank(row)]
+            if rows:
+                yield rows
     finally:
         text.detach()
 
@@ -168,13 +184,25 @@ class RowsWriter:
 
     def __init__(self, sink: TextSink, header: list[str], extra: tuple[str, ...] = ()) -> None:
         self.width = len(header)
+        self._sink = sink
         self._writer = csv.writer(sink, lineterminator="\n")
         self._writer.writerow([*header, *extra])
+        self._buffer = io.StringIO()
+        self._buffered = csv.writer(self._buffer, lineterminator="\n")
         self.count = 0
 
     def write(self, row: list[str]) -> None:
         self._writer.writerow(row)
         self.count += 1
+
+    def write_many(self, rows: list[list[str]]) -> None:
+        """The rows formatted in memory, then handed to the sink in one write: a sink's
+        ``write`` may be Python code (``LazyFile``), too slow to call once a row."""
+        self._buffered.writerows(rows)
+        self._sink.write(self._buffer.getvalue())
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self.count += len(rows)
 
 
 class RejectsWriter(RowsWriter):
@@ -184,10 +212,14 @@ class RejectsWriter(RowsWriter):
         super().__init__(sink, header, ("reason", "detail"))
 
     def reject(self, row: list[str], reason: str, detail: str) -> None:
+        self.write(self.line(row, reason, detail))
+
+    def line(self, row: list[str], reason: str, detail: str) -> list[str]:
+        """The fields ``reject`` writes, for ``write_many``."""
         fields = fit(row, self.width)
         if len(row) > self.width:
             detail = f"{detail} (extra fields: {', '.join(row[self.width:])})"
-        self.write([*fields, reason, detail])
+        return [*fields, reason, detail]
 
 
 def fit(row: list[str], width: int) -> list[str]:

@@ -27,10 +27,11 @@ def _fast(norm: PhoneNormalizer, text: str) -> str:
 
 _PHONEISH = st.text(alphabet="0123456789 ()-.+", min_size=0, max_size=20)
 _NANP = st.from_regex(r"\A(\+1|1)?[ (]?[0-9]{3}[) .-]?[0-9]{3}[ .-]?[0-9]{4}\Z")
+_DISPLAY = st.from_regex(r"\A\s?(\+1 )?\([0-9]{3}\) [0-9]{3}-[0-9]{4}\s?\Z")
 
 
 @settings(max_examples=400, deadline=None)
-@given(text=st.one_of(_PHONEISH, _NANP), region=st.sampled_from(["US", "CA", "GB"]))
+@given(text=st.one_of(_PHONEISH, _NANP, _DISPLAY), region=st.sampled_from(["US", "CA", "GB"]))
 def test_same_answer_as_normalize_phone(text: str, region: str) -> None:
     """On phone-like noise and NANP shapes, the fast path agrees with the slow one exactly."""
     norm = PhoneNormalizer(region)

@@ -41,7 +41,7 @@ def normalize_phone(text: str, region: str = "US") -> str:
         parsed = phonenumbers.parse(raw, region.upper())
     except phonenumbers.NumberParseException as exc:
         raise InvalidPhone(f"not a phone number: {raw!r} ({exc})") from None
-    if not (phonenumbers.is_valid_number(parsed) or _fictional_nanp(parsed)):
+    if not (_fictional_nanp(parsed) or phonenumbers.is_valid_number(parsed)):
         raise InvalidPhone(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
@@ -70,6 +70,9 @@ def number_kind(number: str) -> NumberKind:
 
 
 _NANP_E164 = re.compile(r"\+1([2-9]\d{9})")
+# ASCII digits: \d would take any script's, which _PHONE_CHARS refuses
+_NANP_E164_ASCII = re.compile(r"\+1([2-9][0-9]{9})")
+_NANP_DISPLAY = re.compile(r"\(([2-9][0-9]{2})\) ([0-9]{3})-([0-9]{4})")
 _NANP_NATIONAL = re.compile(r"1?([2-9]\d{9})")
 _SEPARATORS = str.maketrans("", "", " ()-.\u00a0")
 _NANP_REGIONS = frozenset({"US", "CA"})
@@ -93,29 +96,46 @@ class PhoneNormalizer:
         self._max = max_prefixes
 
     def __call__(self, text: str) -> str:
-        raw = text.strip() if isinstance(text, str) else ""
+        national = self._digits(text) if isinstance(text, str) else None
+        if national is not None:
+            prefix = national[:7]
+            valid = self._valid.get(prefix)
+            if valid is None:
+                valid = self._check(national)
+                if len(self._valid) >= self._max:
+                    self._valid.clear()
+                self._valid[prefix] = valid
+            if valid:
+                return "+1" + national
+        return normalize_phone(text, self.region)
+
+    def _digits(self, text: str) -> str | None:
+        """The ten national digits of a NANP number written any accepted way, or None.
+
+        The two commonest ways, E.164 and ``(NPA) NXX-XXXX`` (where national numbers are
+        read), are matched whole first: they have nothing to strip or remove, so the general
+        reading below finds the same digits."""
+        match = _NANP_E164_ASCII.fullmatch(text)
+        if match is not None:
+            return match.group(1)
+        if self._national:
+            match = _NANP_DISPLAY.fullmatch(text)
+            if match is not None:
+                return "".join(match.groups())
+        raw = text.strip()
         if 0 < len(raw) <= 40 and _PHONE_CHARS.fullmatch(raw):
             compact = raw.translate(_SEPARATORS)
             match = _NANP_E164.fullmatch(compact)
             if match is None and self._national and not compact.startswith("+"):
                 match = _NANP_NATIONAL.fullmatch(compact)
             if match is not None:
-                national = match.group(1)
-                prefix = national[:7]
-                valid = self._valid.get(prefix)
-                if valid is None:
-                    valid = self._check(national)
-                    if len(self._valid) >= self._max:
-                        self._valid.clear()
-                    self._valid[prefix] = valid
-                if valid:
-                    return "+1" + national
-        return normalize_phone(text, self.region)
+                return match.group(1)
+        return None
 
     @staticmethod
     def _check(national: str) -> bool:
-        try:
-            normalize_phone("+1" + national)
-        except InvalidPhone:
-            return False
-        return True
+        """Whether ``normalize_phone`` accepts ``+1`` and these ten digits. ``parse`` would
+        build exactly this number from them (no leading zero, no extension), so it is built
+        directly and given the same two tests."""
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=int(national))
+        return _fictional_nanp(number) or phonenumbers.is_valid_number(number)

@@ -1,0 +1,94 @@
+"""The filter's memoised verdicts are the gate's own, on any state the state machine can reach."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smsconsent.domain.consent import ContactState
+from smsconsent.domain.events import EventType
+from smsconsent.domain.gate import PURPOSES, decide
+from smsconsent.domain.policy import WorkspacePolicy
+from smsconsent.domain.scopes import keys_covering
+from smsconsent.services.filtering import Judge, _detail
+from smsconsent.storage.ledger import canonical
+
+SENDER = "+15557654321"
+KEYS = ["sms:workspace", f"sms:number:{SENDER}", "sms:number:+15557654322", "sms:campaign:C1",
+        "sms:campaign:C2", "voice:workspace", "email:workspace"]
+LISTS = ["deals", "news"]
+
+_keys = st.lists(st.sampled_from(KEYS), min_size=1, max_size=3, unique=True)
+_event = st.one_of(
+    st.tuples(st.just(EventType.OPTED_OUT.value), st.fixed_dictionaries({
+        "keys": _keys, "method": st.sampled_from(["inbound_sms_keyword", "import", "agent", None]),
+        "source": st.sampled_from(["import", "agent"])})),
+    st.tuples(st.just(EventType.OPTED_IN.value), st.fixed_dictionaries({
+        "keys": _keys, "method": st.just("agent")})),
+    st.tuples(st.just(EventType.BLOCKED.value), st.just({})),
+    st.tuples(st.just(EventType.UNBLOCKED.value), st.just({})),
+    st.tuples(st.just(EventType.LIST_SUBSCRIBED.value), st.fixed_dictionaries({
+        "list": st.sampled_from(LISTS), "evidence": st.sampled_from([None, "", "JOIN"])})),
+    st.tuples(st.just(EventType.LIST_OPTED_OUT.value), st.fixed_dictionaries({
+        "list": st.sampled_from(LISTS)})),
+    st.tuples(st.just(EventType.CONSENT_GRANTED.value), st.fixed_dictionaries({
+        "purpose": st.sampled_from(["marketing", "informational"]),
+        "type": st.just("express_written")})),
+    st.tuples(st.just(EventType.SEND_ALLOWED.value), st.just({})),
+)
+
+
+def _state(events: list[tuple[str, dict[str, Any]]]) -> ContactState:
+    state = ContactState("+15551230001")
+    for n, (type_, data) in enumerate(events):
+        state.apply(type_, f"2024-01-01T00:00:{n:02d}Z", "agent:a", data)
+    return state
+
+
+@settings(max_examples=600, deadline=None)
+@given(events=st.lists(_event, max_size=8), campaign=st.sampled_from([None, "C1", "C2"]),
+       purpose=st.sampled_from(PURPOSES), list_name=st.sampled_from([None, "", *LISTS]),
+       essential=st.booleans())
+def test_memoised_verdict_is_the_gates(events: list[tuple[str, dict[str, Any]]],
+                                       campaign: str | None, purpose: str,
+                                       list_name: str | None, essential: bool) -> None:
+    """Stored as the ledger stores it, any reachable state gets from the memoising judge the
+    answer ``decide`` gives on the whole state, with the same detail; asked twice (the second
+    from the memo), and after other states have filled the memo."""
+    policy = WorkspacePolicy(essential_after_stop=essential)
+    fast = Judge(SENDER, campaign, purpose, policy, list_name)
+    exact = Judge(SENDER, campaign, purpose, policy, list_name, exact=True)
+    states = [_state(events[:n]) for n in range(len(events) + 1)]
+    for folded in states + states[::-1]:
+        text = canonical(folded.to_dict())
+        state = ContactState.from_dict(json.loads(text))  # as the ledger gives it back
+        decision = decide(state, SENDER, campaign, purpose, policy, list_name)
+        covering = keys_covering(SENDER, campaign)
+        consents = {k: c.__dict__ for k, c in state.consents.items()}
+        expected = (decision.allowed, decision.reason,
+                    "" if decision.allowed else _detail(decision.reason, consents, covering))
+        assert exact.stored(text) == expected
+        assert fast.stored(text) == expected
+
+
+def test_never_seen_is_the_empty_states_verdict() -> None:
+    for purpose in PURPOSES:
+        for list_name in (None, "deals"):
+            judge = Judge(SENDER, "C1", purpose, WorkspacePolicy(), list_name)
+            decision = decide(ContactState("+15551230009"), SENDER, "C1", purpose,
+                              WorkspacePolicy(), list_name)
+            assert judge.unseen[:2] == (decision.allowed, decision.reason)
+
+
+def test_opted_out_detail_names_the_first_opt_out_in_force() -> None:
+    """The detail names the state's first covering opt-out: its key, method and time."""
+    state = _state([(EventType.OPTED_OUT.value, {"keys": [f"sms:number:{SENDER}"],
+                                                 "method": "import"}),
+                    (EventType.OPTED_OUT.value, {"keys": ["sms:workspace"], "method": None})])
+    judge = Judge(SENDER, None, "informational", WorkspacePolicy(), None)
+    assert judge.stored(canonical(state.to_dict())) == (
+        False, "opted_out", "the contact opted out of SMS from this number "
+        f"(sms:number:{SENDER}, import, 2024-01-01T00:00:00Z)")
