@@ -111,3 +111,25 @@ def test_import_and_export(tenant: Tenant, visitor: Console) -> None:
     export = visitor.get("/console/audit/export?fmt=jsonl")
     assert export.headers["content-type"].startswith("application/x-ndjson")
     assert CONTACT in export.text and "paper list" in export.text
+
+
+def test_a_member_takes_a_contact_off_a_list(tenant: Tenant, visitor: Console) -> None:
+    """The contact page offers 'Take off a list' for the lists the contact is on; any role may
+    use it (an opt-out), and it leaves that list only."""
+    number = quote(CONTACT, safe="")
+    for name in ("deals", "news"):
+        assert tenant.post("/v1/lists", {"name": name}, role="manager").status_code == 201
+        joined = tenant.post(f"/v1/lists/{name}/subscriptions",
+                             {"contact": CONTACT, "evidence": "web form"}, role="manager")
+        assert joined.status_code == 200
+    assert visitor.sign_in(tenant.keys["member"]).status_code == 303
+    page = visitor.get(f"/console/contacts/{number}")
+    assert 'id="form-unsubscribe"' in page.text and 'id="form-subscribe"' not in page.text
+    done = visitor.post(f"/console/contacts/{number}/unsubscribe",
+                        {"list": "deals", "confirm": "yes", "evidence": "asked on a call"})
+    assert done.status_code == 303, done.text
+    assert "done=unsubscribed" in done.headers["location"]
+    lists = tenant.get(f"/v1/contacts/{number}", role="member").json()["lists"]
+    assert (lists["deals"]["status"], lists["news"]["status"]) == ("opted_out", "subscribed")
+    again = visitor.get(f"/console/contacts/{number}")
+    assert "<option>deals</option>" not in again.text.split('id="form-unsubscribe"')[1]

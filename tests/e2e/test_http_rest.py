@@ -25,6 +25,7 @@ def test_health_and_openapi(server: Server) -> None:
     for path in ("/v1/check", "/v1/messages", "/v1/inbound", "/v1/contacts/{number}",
                  "/v1/contacts/{number}/events", "/v1/contacts/{number}/opt-in",
                  "/v1/consents", "/v1/lists", "/v1/lists/{name}/subscriptions",
+                 "/v1/lists/{name}/unsubscribe",
                  "/v1/workspace", "/v1/numbers", "/v1/campaigns", "/v1/audit/verify",
                  "/webhooks/twilio/{workspace}", "/webhooks/telnyx/{workspace}"):
         assert path in spec["paths"], path
@@ -118,6 +119,15 @@ def test_consents_lists_numbers_and_campaigns(tenant: Tenant) -> None:
                          {"campaign": "C2", "numbers": [extra]}]
     check = {"from": tenant.number, "to": CONTACT, "purpose": "marketing", "list": "deals"}
     assert tenant.post("/v1/check", check, role="member").json()["allowed"] is True
+    off = tenant.post("/v1/lists/deals/unsubscribe", {"contact": CONTACT, "by": "ann"},
+                      role="member")
+    assert off.status_code == 200, off.text
+    assert off.json() == {"action": "unsubscribed", "contact": CONTACT,
+                          "workspace": tenant.name, "list": "deals"}
+    refused = tenant.post("/v1/check", check, role="member").json()
+    assert (refused["allowed"], refused["reason"]) == (False, "list_opted_out")
+    assert tenant.post("/v1/lists/nope/unsubscribe", {"contact": CONTACT},
+                       role="member").status_code == 404
 
 
 def test_workspace_patch_validates_help(tenant: Tenant) -> None:

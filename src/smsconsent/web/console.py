@@ -27,7 +27,7 @@ from smsconsent.web.errors import status_of
 router = APIRouter(prefix="/console", include_in_schema=False)
 router.include_router(console_admin.router)
 
-ACTIONS = ("opt-out", "opt-in", "block", "unblock", "subscribe")
+ACTIONS = ("opt-out", "opt-in", "block", "unblock", "subscribe", "unsubscribe")
 TIMELINE = 200
 
 
@@ -138,7 +138,7 @@ def act(request: Request, number: str, action: str, csrf: str = Form(""),
         raise NotFound(f"no console action {action!r}", code="not_found")
     try:
         session.check_csrf(csrf)
-        who = session.needs(action.replace("-", "_"))
+        who = session.needs("opt_out" if action == "unsubscribe" else action.replace("-", "_"))
         if confirm != "yes":
             raise BadInput("tick the box to confirm the action first",
                                          code="not_confirmed")
@@ -152,8 +152,10 @@ def act(request: Request, number: str, action: str, csrf: str = Form(""),
             result = services.block(store, ws, number, by=by, evidence=proof)
         elif action == "unblock":
             result = services.unblock(store, ws, number, by=by, evidence=proof)
-        else:
+        elif action == "subscribe":
             result = services.subscribe(store, ws, list_name, number, evidence=proof, by=by)
+        else:
+            result = services.unsubscribe(store, ws, list_name, number, evidence=proof, by=by)
     except SmsConsentError as exc:
         if session.principal is None:
             raise

@@ -168,6 +168,14 @@ def subscribe(name: str, body: s.SubscriptionBody, request: Request,
                               evidence=body.evidence, by=_by(body.by, who))
 
 
+@router.post("/lists/{name}/unsubscribe", tags=["lists"])
+def unsubscribe(name: str, body: s.UnsubscribeBody, request: Request,
+                who: Principal = needs("opt_out")) -> dict[str, Any]:
+    """Take a contact off the list (an opt-out from that list only: any role may)."""
+    return services.unsubscribe(store_of(request), who.workspace_name, name, body.contact,
+                                evidence=body.evidence, by=_by(body.by, who))
+
+
 # -- workspace, numbers, campaigns, keys, audit ------------------------------------------------
 
 @router.get("/workspace", tags=["workspace"])

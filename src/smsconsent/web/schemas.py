@@ -80,6 +80,13 @@ class SubscriptionBody(BaseModel):
     by: str | None = None
 
 
+class UnsubscribeBody(BaseModel):
+    model_config = _config({"contact": "+15551234567", "evidence": "asked on a call"})
+    contact: str
+    evidence: str | None = Field(None, description="Why, e.g. the contact asked by phone.")
+    by: str | None = None
+
+
 class NumberBody(BaseModel):
     model_config = _config({"number": "+15557654321", "campaign": "C123"})
     number: str
