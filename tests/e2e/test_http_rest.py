@@ -147,6 +147,29 @@ def test_workspace_patch_validates_help(tenant: Tenant) -> None:
     assert tenant.twilio_token not in str(shown)
 
 
+def test_workspace_patch_sets_keywords(tenant: Tenant) -> None:
+    """PATCH /v1/workspace takes the workspace's own keywords (the --keywords file format):
+    the next inbound is read with them; unreadable ones are 422 and change nothing."""
+    patch = tenant.server.client.patch
+    kept = tenant.get("/v1/workspace").json()["policy"]
+    for bad in ({"opt_out": {"add": "HALT"}}, {"nonsense": 1}, ["HALT"],
+                {"phrases": {"opt_out": {"add": [""]}}}):
+        refused = patch("/v1/workspace", json={"keywords": bad, "scope": "number"},
+                        headers=tenant.auth())
+        assert refused.status_code == 422, (bad, refused.text)
+    assert tenant.get("/v1/workspace").json()["policy"] == kept
+    before = _inbound(tenant, "HALT", "kw1").json()
+    assert before["intent"] == "none"
+    good = patch("/v1/workspace", json={"keywords": {"opt_out": {"add": ["HALT"]}}},
+                 headers=tenant.auth())
+    assert good.status_code == 200, good.text
+    assert "HALT" in good.json()["policy"]["keywords"]["opt_out"]["add"]
+    after = _inbound(tenant, "halt", "kw2").json()
+    assert (after["intent"], after["action"]) == ("opt_out", "opted_out")
+    assert patch("/v1/workspace", json={"keywords": {}}, headers=tenant.auth(
+        "manager")).status_code == 403
+
+
 def test_roles(tenant: Tenant) -> None:
     """Members read, check and opt out; managers also opt in and edit lists; owners the rest."""
     assert _inbound(tenant, "HELP", "ro1").status_code == 200

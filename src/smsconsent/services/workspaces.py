@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smsconsent.domain import replies
+from smsconsent.domain.classifier import compiled
 from smsconsent.domain.events import SYSTEM, Event, EventType
 from smsconsent.domain.phones import NumberKind, number_kind
 from smsconsent.domain.policy import WorkspacePolicy
@@ -54,7 +55,11 @@ def _templates(base: Templates, business: str, contact: str, texts: dict[str, st
 def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
     policy = base
     if changes.get("keywords") is not None:  # first: --matching given beside it wins
+        if not isinstance(changes["keywords"], dict):
+            raise BadInput("keywords must be an object of keyword sets and phrases "
+                           "(docs/keywords.md)", code="bad_keywords")
         policy = WorkspacePolicy.from_dict({**policy.to_dict(), "keywords": changes["keywords"]})
+        compiled(policy.keywords)  # a phrase rule that cannot be read is refused now, not later
     if changes.get("scope") is not None:
         try:
             policy = replace(policy, scope=Scope(changes["scope"]))

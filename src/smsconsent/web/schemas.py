@@ -112,3 +112,6 @@ class WorkspacePatch(BaseModel):
     help_text: str | None = None
     stop_text: str | None = None
     start_text: str | None = None
+    keywords: dict[str, Any] | None = Field(
+        None, description="The workspace's own keyword sets and phrases, replacing the "
+                          "current ones: the format of a `--keywords` file (docs/keywords.md).")
