@@ -101,6 +101,19 @@ def test_marketing_lists_and_consent(acme: Cli) -> None:
     assert acme(*check).code == 0
 
 
+def test_send_retried_with_its_key_is_recorded_once(acme: Cli) -> None:
+    """send --idempotency-key: a retry prints the first answer and records nothing; the key
+    for another message exits 2 with idempotency_key_reused."""
+    args = ["send", "--from", OURS, "--to", ALICE, "--body", "Hi", "--idempotency-key", "k1"]
+    first = acme(*args)
+    assert first.code == 0, first.err
+    assert acme(*args).json() == first.json()
+    sends = [e for e in acme("history", ALICE).json()["events"] if e["type"] == "send_allowed"]
+    assert len(sends) == 1
+    other = acme("send", "--from", OURS, "--to", BOB, "--body", "Hi", "--idempotency-key", "k1")
+    assert other.code == 2 and "idempotency_key_reused" in other.err + other.out
+
+
 def test_agent_takes_a_contact_off_one_list(acme: Cli) -> None:
     """list unsubscribe ends that list only, once, with an event; an unknown list is refused."""
     check = ["check", "--from", OURS, "--to", ALICE, "--purpose", "marketing"]

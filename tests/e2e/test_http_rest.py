@@ -53,6 +53,37 @@ def test_stop_refuses_then_start_allows(tenant: Tenant) -> None:
     assert ok.json()["body"] == "Your order shipped. Reply STOP to opt out."
 
 
+def test_send_with_an_idempotency_key_is_recorded_once(tenant: Tenant) -> None:
+    """A retried POST /v1/messages with the same Idempotency-Key gets the first answer (the
+    footer of the first message included) and records nothing more; the key reused for
+    another message is 409; a refusal replays as a refusal even after the contact changed."""
+    client = tenant.server.client
+    headers = {**tenant.auth("member"), "Idempotency-Key": "order-77"}
+    message = {"from": tenant.number, "to": CONTACT, "body": "Your order shipped"}
+    first = client.post("/v1/messages", json=message, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json()["body"] == "Your order shipped. Reply STOP to opt out."
+    again = client.post("/v1/messages", json=message, headers=headers)
+    assert again.json() == first.json()
+    plain = tenant.post("/v1/messages", message, role="member").json()
+    assert plain["footer_added"] is False  # the keyed send was the first message
+    other = client.post("/v1/messages", json={**message, "body": "Another"}, headers=headers)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    _inbound(tenant, "STOP", "idem1")
+    refused_key = {**tenant.auth("member"), "Idempotency-Key": "order-78"}
+    refused = client.post("/v1/messages", json=message, headers=refused_key).json()
+    assert (refused["allowed"], refused["reason"]) == (False, "opted_out")
+    _inbound(tenant, "START", "idem2")
+    assert client.post("/v1/messages", json=message, headers=refused_key).json() == refused
+    sends = [e for e in tenant.get(f"{PATH}/events", params={"limit": 100}).json()["events"]
+             if e["type"] in ("send_allowed", "send_refused")]
+    assert [e["data"].get("idempotency_key") for e in sends] == ["order-77", None, "order-78"]
+    too_long = client.post("/v1/messages", json=message,
+                        headers={**tenant.auth("member"), "Idempotency-Key": "k" * 101})
+    assert too_long.status_code == 422
+
+
 def test_contact_state_events_and_audit(tenant: Tenant) -> None:
     """A contact's state, its paginated ledger and the audit check read back what happened."""
     _inbound(tenant, "STOP", "e1")

@@ -73,6 +73,9 @@ def send(
     body: str = typer.Option(..., "--body", help="The message to send."),
     purpose: str = PURPOSE,
     list_name: str = typer.Option(None, "--list", help="The contact list the message is for."),
+    idempotency_key: str = typer.Option(
+        None, "--idempotency-key", help="Your id for this message: a retry with the same key "
+        "prints the first answer and records nothing."),
     fmt: str = FormatOption,
 ) -> None:
     """Run the gate and record the send; prints the final body (footer added when owed).
@@ -83,7 +86,8 @@ def send(
     Example: smsconsent send --from +15557654321 --to +15551234567 --body "Your order shipped"
     """
     store = run(lambda: store_for(ctx))
-    decision = run(lambda: services.send(store, sender, to, body, purpose, list_name))
+    decision = run(lambda: services.send(store, sender, to, body, purpose, list_name,
+                                         idempotency_key=idempotency_key))
     emit(decision.to_dict(), fmt)
     if not decision.allowed:
         raise typer.Exit(EXIT_REFUSED)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from smsconsent import services
 from smsconsent.domain.events import agent
@@ -51,13 +51,19 @@ async def check(body: s.CheckBody, request: Request, who: Principal = needs("sen
 
 
 @router.post("/messages", tags=["gate"])
-def send(body: s.MessageBody, request: Request, who: Principal = needs("send")) -> dict[str, Any]:
+def send(body: s.MessageBody, request: Request, who: Principal = needs("send"),
+         idempotency_key: str | None = Header(
+             None, alias="Idempotency-Key",
+             description="Your id for this message: a retry with the same key gets the first "
+                         "answer back and records nothing; the same key for another message "
+                         "is 409 idempotency_key_reused.")) -> dict[str, Any]:
     """Run the gate and record the send; ``body`` is the final text (footer added when owed).
 
     200 whether allowed or refused (``allowed``, ``reason``); smsconsent does not deliver it.
     """
     decision = services.send(store_of(request), body.sender, body.to, body.body, body.purpose,
-                             body.list, agent(who.key_id), workspace=who.workspace_name)
+                             body.list, agent(who.key_id), workspace=who.workspace_name,
+                             idempotency_key=idempotency_key)
     request.app.state.metrics.decision("send", decision.allowed, decision.reason)
     return decision.to_dict()
 
