@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 
@@ -67,6 +68,30 @@ def test_workspace_secrets_are_never_printed(sqlite_cli: Cli) -> None:
     assert cleared.json()["secrets"] == {"telnyx_public_key": "set"}
     assert sqlite_cli("workspace", "secrets", "acme").json()["secrets"] == {
         "telnyx_public_key": "set"}
+
+
+def test_keys_and_secrets_changes_are_ledger_events(sqlite_cli: Cli) -> None:
+    """Creating and revoking a key and setting or removing a secret are events in the chain,
+    with who did it and which names, never a key, hash or secret value."""
+    _setup(sqlite_cli)
+    made = sqlite_cli("apikey", "create", "--role", "member", "--label", "shop",
+                      workspace="acme").json()
+    assert sqlite_cli("apikey", "revoke", made["key_id"], workspace="acme").code == 0
+    sqlite_cli("workspace", "set", "acme", "--twilio-auth-token", TOKEN)
+    sqlite_cli("workspace", "set", "acme", "--twilio-auth-token", "")
+    exported = sqlite_cli("export", "ledger", "--format", "jsonl", workspace="acme")
+    assert exported.code == 0, exported.err
+    events = [json.loads(line) for line in exported.out.splitlines()]
+    mine = [(e["type"], e["data"]) for e in events if e["type"].startswith(("api_", "secrets"))]
+    assert mine == [
+        ("api_key_created", {"key_id": made["key_id"], "role": "member", "label": "shop"}),
+        ("api_key_revoked", {"key_id": made["key_id"]}),
+        ("secrets_changed", {"set": ["twilio_auth_token"], "removed": []}),
+        ("secrets_changed", {"set": [], "removed": ["twilio_auth_token"]}),
+    ]
+    assert all(e["actor"].startswith("agent:") for e in events if e["type"] in dict(mine))
+    assert TOKEN not in exported.out and made["key"].split("_", 2)[2] not in exported.out
+    assert sqlite_cli("audit", "verify", workspace="acme").json()["ok"] is True
 
 
 def test_outbox_deliver_runs_one_pass(sqlite_cli: Cli, fake_telnyx: FakeProvider) -> None:

@@ -10,7 +10,8 @@ import typer
 from smsconsent import services
 from smsconsent.cli.app import app
 from smsconsent.cli.classify import load_policy_file
-from smsconsent.cli.common import FormatOption, emit, run, store_for
+from smsconsent.cli.common import FormatOption, emit, os_user, run, store_for
+from smsconsent.domain.events import agent
 from smsconsent.storage import database
 
 workspace_app = typer.Typer(help="Create and change workspaces (one per business).",
@@ -111,7 +112,7 @@ def workspace_set(
                "keywords": _keywords(keywords)}
     result: dict[str, Any] = {}
     if any(v is not None for v in secrets.values()):
-        result = run(lambda: services.set_secrets(store, name, **secrets))
+        result = run(lambda: services.set_secrets(store, name, actor=agent(os_user()), **secrets))
         if all(v is None for v in changes.values()):
             emit(run(lambda: services.show_workspace(store, name)), fmt)
             return

@@ -11,7 +11,8 @@ import typer
 
 from smsconsent.cli.admin import workspace_app
 from smsconsent.cli.app import app
-from smsconsent.cli.common import FormatOption, emit, run, store_for
+from smsconsent.cli.common import FormatOption, emit, os_user, run, store_for
+from smsconsent.domain.events import agent
 from smsconsent.services import Store, apikeys
 from smsconsent.services.workspaces import secrets_status, workspace_secrets
 from smsconsent.settings import DEFAULT_TELNYX_API, Settings
@@ -110,7 +111,8 @@ def apikey_create(
     Example: smsconsent --workspace acme apikey create --role manager --label "web app"
     """
     store = run(lambda: store_for(ctx))
-    emit(run(lambda: apikeys.create_api_key(store, ctx.obj.workspace, role, label=label)), fmt)
+    emit(run(lambda: apikeys.create_api_key(store, ctx.obj.workspace, role, label=label,
+                                                  actor=agent(os_user()))), fmt)
 
 
 @apikey_app.command("list")
@@ -131,7 +133,8 @@ def apikey_revoke(ctx: typer.Context, key_id: str = typer.Argument(..., help="Th
     Example: smsconsent --workspace acme apikey revoke 3f2a9c0d1e4b5a6f
     """
     store = run(lambda: store_for(ctx))
-    emit(run(lambda: apikeys.revoke_api_key(store, ctx.obj.workspace, key_id)), fmt)
+    emit(run(lambda: apikeys.revoke_api_key(store, ctx.obj.workspace, key_id,
+                                                  actor=agent(os_user()))), fmt)
 
 
 @workspace_app.command("secrets")

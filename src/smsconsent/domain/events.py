@@ -29,6 +29,9 @@ class EventType(StrEnum):
     SEND_ALLOWED = "send_allowed"
     SEND_REFUSED = "send_refused"
     REPLY_SENT = "reply_sent"
+    SECRETS_CHANGED = "secrets_changed"
+    API_KEY_CREATED = "api_key_created"
+    API_KEY_REVOKED = "api_key_revoked"
 
 
 CONTACT = "contact"

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
+from smsconsent.domain.events import SYSTEM, Event, EventType
 from smsconsent.domain.roles import Role
 from smsconsent.errors import NotFound, Unauthorized
 from smsconsent.services.base import Store, check_text, load_workspace
@@ -37,9 +38,12 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(store: Store, workspace: str, role: str, *, label: str | None = None
-                   ) -> dict[str, Any]:
-    """Make a key for ``workspace``; the returned ``key`` is the only copy there will be."""
+def create_api_key(store: Store, workspace: str, role: str, *, label: str | None = None,
+                   actor: str = SYSTEM) -> dict[str, Any]:
+    """Make a key for ``workspace``; the returned ``key`` is the only copy there will be.
+
+    Who may act for the workspace is part of its audit trail: the key's id, role and label
+    (never the key or its hash) go into the ledger."""
     parsed = Role.parse(role)
     if label is not None:
         check_text(label, "label", 100)
@@ -51,6 +55,8 @@ def create_api_key(store: Store, workspace: str, role: str, *, label: str | None
         ledger.conn.execute(insert(t.api_keys).values(
             workspace_id=ws.id, key_id=key_id, key_hash=_digest(key), role=parsed.value,
             label=label, created_at=store.now()))
+        ledger.record(Event(EventType.API_KEY_CREATED, ledger.recorded_at, actor, data={
+            "key_id": key_id, "role": parsed.value, "label": label}))
     return {"key": key, "key_id": key_id, "role": parsed.value, "workspace": ws.name,
             "label": label}
 
@@ -86,7 +92,8 @@ def list_api_keys(store: Store, workspace: str) -> list[dict[str, Any]]:
              "revoked_at": r.revoked_at} for r in rows]
 
 
-def revoke_api_key(store: Store, workspace: str, key_id: str) -> dict[str, Any]:
+def revoke_api_key(store: Store, workspace: str, key_id: str, *, actor: str = SYSTEM
+                   ) -> dict[str, Any]:
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
     with store.write(ws.id) as ledger:
@@ -95,4 +102,6 @@ def revoke_api_key(store: Store, workspace: str, key_id: str) -> dict[str, Any]:
             t.api_keys.c.revoked_at.is_(None)).values(revoked_at=store.now()))
         if done.rowcount == 0:
             raise NotFound(f"no active key {key_id!r} in this workspace", code="unknown_key")
+        ledger.record(Event(EventType.API_KEY_REVOKED, ledger.recorded_at, actor,
+                            data={"key_id": key_id}))
     return {"key_id": key_id, "workspace": ws.name, "revoked": True}

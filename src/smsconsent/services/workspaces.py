@@ -259,10 +259,12 @@ def _check_secret(name: str, value: str) -> None:
                            "Telnyx portal (32 bytes)", code="bad_secret")
 
 
-def set_secrets(store: Store, name: str, **secrets: str | None) -> dict[str, Any]:
+def set_secrets(store: Store, name: str, *, actor: str = SYSTEM, **secrets: str | None
+                ) -> dict[str, Any]:
     """Store provider secrets for a workspace; an empty value removes one.
 
-    Returns which secrets are set (``"set"``), never their values.
+    Returns which secrets are set (``"set"``), never their values; the ledger records which
+    were set or removed, and by whom (a changed webhook secret changes what is accepted).
     """
     given = {k: v.strip() for k, v in secrets.items() if v is not None}
     for key, value in given.items():
@@ -283,6 +285,9 @@ def set_secrets(store: Store, name: str, **secrets: str | None) -> dict[str, Any
                 stored.pop(key, None)
         ledger.conn.execute(update(t.workspaces).where(t.workspaces.c.id == ws.id)
                             .values(secrets=json.dumps(stored, sort_keys=True)))
+        ledger.record(Event(EventType.SECRETS_CHANGED, ledger.recorded_at, actor, data={
+            "set": sorted(k for k, v in given.items() if v),
+            "removed": sorted(k for k, v in given.items() if not v)}))
     return {"workspace": ws.name, "secrets": secrets_status(stored)}
 
 

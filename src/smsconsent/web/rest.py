@@ -235,12 +235,13 @@ def keys(request: Request, who: Principal = needs("keys")) -> dict[str, Any]:
 def create_key(body: s.KeyBody, request: Request, who: Principal = needs("keys")) -> dict[str, Any]:
     """Make an API key; the ``key`` in the answer is the only copy."""
     return apikeys.create_api_key(store_of(request), who.workspace_name, body.role,
-                                  label=body.label)
+                                  label=body.label, actor=agent(who.key_id))
 
 
 @router.delete("/keys/{key_id}", tags=["keys"])
 def revoke_key(key_id: str, request: Request, who: Principal = needs("keys")) -> dict[str, Any]:
-    return apikeys.revoke_api_key(store_of(request), who.workspace_name, key_id)
+    return apikeys.revoke_api_key(store_of(request), who.workspace_name, key_id,
+                                  actor=agent(who.key_id))
 
 
 @router.get("/audit/verify", tags=["audit"])
