@@ -15,6 +15,7 @@ from smsconsent.domain.events import CONTACT, Event, EventType
 from smsconsent.errors import BadInput
 from smsconsent.services import Store
 from smsconsent.services.base import GroupCommit
+from smsconsent.storage import audit
 from smsconsent.storage import ledger as ledger_store
 from smsconsent.storage import tables as t
 from smsconsent.storage.ledger import Ledger
@@ -83,7 +84,7 @@ def test_a_failing_text_is_undone_alone_and_all_wait_for_the_commit(store: Store
     assert results == sorted(results) and len(set(results)) == 4  # one chain, no gap
     assert _events(store, ws.id) == before + 4
     with store.read() as conn:
-        assert ledger_store.verify(conn, ws.id).ok
+        assert audit.verify(conn, ws.id).ok
         assert ledger_store.stored_state(conn, ws.id, "+15551230002") is None
 
 

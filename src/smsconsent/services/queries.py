@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from smsconsent.domain.consent import OPTED_IN, OPTED_OUT, ContactState
 from smsconsent.errors import BadInput
 from smsconsent.services.base import Store, load_workspace, parse_contact
+from smsconsent.storage import audit
 from smsconsent.storage import ledger as ledger_store
 from smsconsent.storage import tables as t
 
@@ -52,7 +53,7 @@ def history(store: Store, workspace: str, contact: str, *, after: int = 0, limit
 def verify(store: Store, workspace: str) -> dict[str, Any]:
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
-        result = ledger_store.verify(conn, ws.id)
+        result = audit.verify(conn, ws.id)
     return {"workspace": ws.name, **result.to_dict()}
 
 

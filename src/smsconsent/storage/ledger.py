@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, EventType, RecordedEvent
@@ -58,7 +58,7 @@ def event_hash(prev_hash: str, seq: int, type_: str, contact: str | None, occurr
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _recorded(row: Any) -> RecordedEvent:
+def recorded_event(row: Any) -> RecordedEvent:
     return RecordedEvent(
         seq=row.seq, type=row.type, occurred_at=row.occurred_at, recorded_at=row.recorded_at,
         actor=row.actor, contact=row.contact, data=json.loads(row.data),
@@ -245,9 +245,9 @@ class Ledger:
     # -- events --------------------------------------------------------------------------------
     def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
         row = _BY_PROVIDER_ID.first(self.conn, ws=self.workspace_id, provider_id=provider_id)
-        return None if row is None else RecordedEvent(
-            seq=row[0], type=row[1], occurred_at=row[2], recorded_at=row[3], actor=row[4],
-            contact=row[5], data=json.loads(row[6]), provider_id=row[7], prev_hash=row[8],
+        return None if row is None else RecordedEvent(  # in EVENT_COLUMNS' order
+            seq=row[0], type=row[1], contact=row[2], occurred_at=row[3], recorded_at=row[4],
+            actor=row[5], provider_id=row[6], data=json.loads(row[7]), prev_hash=row[8],
             hash=row[9])
 
     def record(self, event: Event) -> RecordedEvent:
@@ -371,13 +371,11 @@ _HEAD = Prepared(select(t.workspaces.c.head_seq, t.workspaces.c.head_hash)
                  .where(t.workspaces.c.id == bindparam("ws")).with_for_update())
 _EVENT_RECORDED = Prepared(select(t.events.c.recorded_at).where(
     t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
-_EVENT_COLUMNS = ("seq", "type", "occurred_at", "recorded_at", "actor", "contact", "data",
-                  "provider_id", "prev_hash", "hash")
-_BY_PROVIDER_ID = Prepared(select(*(t.events.c[name] for name in _EVENT_COLUMNS)).where(
+_BY_PROVIDER_ID = Prepared(select(*(t.events.c[name] for name in EVENT_COLUMNS[1:])).where(
     t.events.c.workspace_id == bindparam("ws"),
     t.events.c.provider_id == bindparam("provider_id")))
 _INSERT_EVENT = Prepared(insert(t.events).values(
-    {name: bindparam(name) for name in ("workspace_id", *_EVENT_COLUMNS)}))
+    {name: bindparam(name) for name in EVENT_COLUMNS}))
 _SET_HEAD = Prepared(update(t.workspaces).where(t.workspaces.c.id == bindparam("ws"))
                      .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash")))
 
@@ -502,7 +500,7 @@ def contact_events(conn: Connection, workspace_id: int, phone: str) -> list[Reco
         .where(t.events.c.workspace_id == workspace_id, t.events.c.contact == phone)
         .order_by(t.events.c.seq)
     )
-    return [_recorded(r) for r in rows]
+    return [recorded_event(r) for r in rows]
 
 
 def events_page(conn: Connection, workspace_id: int, *, contact: str | None = None,
@@ -514,7 +512,7 @@ def events_page(conn: Connection, workspace_id: int, *, contact: str | None = No
     if since is not None:
         cond.append(t.events.c.recorded_at >= since)
     rows = conn.execute(select(t.events).where(and_(*cond)).order_by(t.events.c.seq).limit(limit))
-    return [_recorded(r) for r in rows]
+    return [recorded_event(r) for r in rows]
 
 
 _STATE = Prepared(select(t.contacts.c.state).where(
@@ -524,82 +522,3 @@ _STATE = Prepared(select(t.contacts.c.state).where(
 def stored_state(conn: Connection, workspace_id: int, phone: str) -> ContactState | None:
     row = _STATE.first(conn, ws=workspace_id, phone=phone)
     return ContactState.from_dict(json.loads(row[0])) if row else None
-
-
-@dataclass
-class Verification:
-    ok: bool
-    events: int
-    contacts: int
-    head_hash: str
-    problems: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "contacts": self.contacts,
-                "head_hash": self.head_hash, "problems": self.problems}
-
-
-def verify(conn: Connection, workspace_id: int, max_problems: int = 50) -> Verification:
-    """Recompute the hash chain and refold every contact; list every disagreement found."""
-    problems: list[str] = []
-    prev, count = GENESIS, 0
-    rows = conn.execute(
-        select(t.events).where(t.events.c.workspace_id == workspace_id).order_by(t.events.c.seq)
-    )
-    for row in rows:
-        count += 1
-        if row.seq != count:
-            problems.append(f"event {row.seq}: expected sequence number {count} (gap or reorder)")
-        if row.prev_hash != prev:
-            problems.append(f"event {row.seq}: previous hash does not match the chain")
-        digest = event_hash(row.prev_hash, row.seq, row.type, row.contact, row.occurred_at,
-                            row.recorded_at, row.actor, row.provider_id, row.data)
-        if digest != row.hash:
-            problems.append(f"event {row.seq}: contents do not match its hash (altered)")
-        prev = row.hash
-        if len(problems) >= max_problems:
-            break
-    head = conn.execute(
-        select(t.workspaces.c.head_seq, t.workspaces.c.head_hash).where(
-            t.workspaces.c.id == workspace_id
-        )
-    ).one()
-    if not problems and (head.head_seq != count or head.head_hash != prev):
-        problems.append("the chain head does not match the last event (events removed?)")
-    contacts = 0
-    current: str | None = None
-    batch: list[RecordedEvent] = []
-
-    def check(phone: str, evs: list[RecordedEvent]) -> None:
-        stored = stored_state(conn, workspace_id, phone)
-        rebuilt = fold(phone, evs)
-        if stored is None or stored.to_dict() != rebuilt.to_dict():
-            problems.append(f"contact {phone}: stored state differs from the ledger")
-
-    ordered = conn.execute(
-        select(t.events)
-        .where(t.events.c.workspace_id == workspace_id, t.events.c.contact.is_not(None))
-        .order_by(t.events.c.contact, t.events.c.seq)
-    )
-    for row in ordered:
-        if row.contact != current:
-            if current is not None:
-                check(current, batch)
-                contacts += 1
-            current, batch = row.contact, []
-        batch.append(_recorded(row))
-    if current is not None:
-        check(current, batch)
-        contacts += 1
-    orphans = conn.execute(
-        select(func.count()).select_from(t.contacts).where(
-            t.contacts.c.workspace_id == workspace_id,
-            ~t.contacts.c.phone.in_(
-                select(t.events.c.contact).where(t.events.c.workspace_id == workspace_id,
-                                                 t.events.c.contact.is_not(None))
-            ),
-        )
-    ).scalar_one()
-    if orphans:
-        problems.append(f"{orphans} contact states have no events behind them")
-    return Verification(not problems, count, contacts, prev, problems[:max_problems])
