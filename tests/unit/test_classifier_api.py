@@ -11,8 +11,11 @@ from smsconsent.domain.revocation import compile_rule
 
 
 def test_a_language_added_as_data_is_read_once_enabled() -> None:
-    """Norwegian ships as data: STOPP is none by default and opt_out once `no` is enabled."""
-    assert classify("STOPP").intent is Intent.NONE
+    """Norwegian ships as data: AVMELD and "Stopp takk" are none by default (alone, "STOPP" is
+    read as a stretched English STOP) and Norwegian opt-outs once `no` is enabled."""
+    assert classify("AVMELD").intent is Intent.NONE
+    assert classify("Stopp takk").intent is Intent.NONE
+    assert classify("AVMELD", KeywordPolicy(languages=("en", "no"))).keyword == "AVMELD"
     result = classify("Stopp takk", KeywordPolicy(languages=("en", "no")))
     assert (result.intent, result.keyword, result.language) == (Intent.OPT_OUT, "STOPP", "no")
 
@@ -91,3 +94,13 @@ def test_near_misses_are_explained() -> None:
     negated = classify("Don't stop texting me!")
     assert negated.intent is Intent.NONE
     assert '"stop texting me" but "don t" before it negates it' in negated.explanation
+
+
+def test_misspellings_are_read_by_standard_matching_only() -> None:
+    """UNSUSCRIBE finds UNSUBSCRIBE when matching is tolerant; strict reads the sets as listed,
+    and a policy that replaces the opt-out set brings no misspelling of the defaults."""
+    assert classify("Unsuscribe").keyword == "UNSUBSCRIBE"
+    assert classify("Unsuscribe", KeywordPolicy(matching="strict")).intent is Intent.NONE
+    replaced = KeywordPolicy(replace={"opt_out": ("FIN",)})
+    assert classify("Unsuscribe", replaced).intent is Intent.NONE
+    assert classify("STOPPP", replaced).intent is Intent.NONE

@@ -120,3 +120,17 @@ def test_equal_policies_read_alike(body: str) -> None:
     """A policy rebuilt from its stored form reads every message as the original does."""
     rebuilt = KeywordPolicy.from_dict(json.loads(json.dumps(LISTS.to_dict())))
     assert classify(body, rebuilt) == classify(body, LISTS)
+
+
+SINGLE_WORDS = [s for s in SPELLINGS if s.isalpha() and len(s) >= 2]
+
+
+@given(st.sampled_from(SINGLE_WORDS), st.data())
+def test_a_held_down_key_keeps_the_keyword(spelling: str, data: st.DataObject) -> None:
+    """A keyword with one letter typed three or more times, or its last letter doubled, reads
+    as the keyword itself ("STOPPP", "stoooop", "YESS")."""
+    index = data.draw(st.integers(0, len(spelling) - 1), label="letter")
+    extra = data.draw(st.integers(2 if index < len(spelling) - 1 else 1, 6), label="extra")
+    stretched = spelling[: index + 1] + spelling[index] * extra + spelling[index + 1 :]
+    plain, long = classify(spelling), classify(stretched)
+    assert (long.intent, long.keyword) == (plain.intent, plain.keyword), long.explanation

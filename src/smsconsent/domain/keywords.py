@@ -17,6 +17,7 @@ policy wins ("CANCELAR" is reported as Spanish unless a Portuguese filler says o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -35,6 +36,8 @@ _OBJECT: Final = "object"
 # never lost, and HELP (which changes nothing) beats an opt-in.
 _PRECEDENCE = (Intent.OPT_OUT, Intent.HELP, Intent.OPT_IN)
 _MAX_JOIN = 12
+_LONG_RUN = re.compile(r"([a-z])\1{2,}")
+_LAST_RUN = re.compile(r"([a-z])\1+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class KeywordTable:
                     source = f"{data.code} {intent.replace('_', '-')} set"
                     entry = KeywordEntry(Intent(intent), name, data.code, None, source)
                     add(spelling, entry, False)
+            _add_misspellings(entries, data)
             for filler in data.fillers:
                 filler_languages.setdefault(compact(filler), data.code)
                 pieces[compact(filler)] = _FILLER
@@ -139,6 +143,11 @@ class KeywordTable:
                 if piece is not None:
                     best, best_end = piece, j + 1
             if best is None:
+                stretched = self._stretched(words[i])
+                if stretched is not None:
+                    hits.append((stretched, words[i]))
+                    i += 1
+                    continue
                 if not words[i].isdigit():
                     return None
                 ignored.append(words[i])
@@ -164,6 +173,20 @@ class KeywordTable:
             detail = f'(sent as "{sent_as}") {detail}'
         return _classification(entry, language, detail)
 
+    def _stretched(self, word: str) -> KeywordEntry | None:
+        """A keyword typed with a held-down key: "STOPPP", "stoooop", "Yesss", "stopalll". Runs
+        of three or more of one letter become one (or two), and a doubled last letter becomes
+        one; a plain double inside a word stays ("stoop" is a word, not STOP)."""
+        if len(word) < 3 or word.isdigit():
+            return None
+        squeezed = _LONG_RUN.sub(r"\1", word)
+        for candidate in (squeezed, _LAST_RUN.sub(r"\1", squeezed), _LONG_RUN.sub(r"\1\1", word)):
+            if candidate != word:
+                entry = self._entries.get(candidate)
+                if entry is not None:
+                    return entry
+        return None
+
     def near_miss(self, words: list[str]) -> Classification | None:
         """A ``none`` reading naming a keyword that is present but not alone ("The END"), so an
         auditor or a console can see why the message was not taken as an opt-out."""
@@ -186,6 +209,18 @@ class KeywordTable:
                 if hint in entry.other_languages:
                     return hint, word
         return entry.language, ""
+
+
+def _add_misspellings(entries: dict[str, KeywordEntry], data: LanguageData) -> None:
+    """Common misspellings of a language's keywords ("UNSUSCRIBE") find the keyword in standard
+    matching only: strict matching reads the spellings as listed, nothing more. A misspelling
+    never shadows a real keyword, and a keyword set the policy replaced brings none."""
+    for keyword, variants in data.misspellings.items():
+        entry = entries.get(compact(keyword))
+        if entry is None or entry.language != data.code:
+            continue
+        for variant in variants:
+            entries.setdefault(compact(variant), entry)
 
 
 def _add_cyrillic_es_aliases(entries: dict[str, KeywordEntry]) -> None:

@@ -44,6 +44,7 @@ class LanguageData:
     negation: tuple[str, ...]
     bridges: tuple[str, ...]
     rhetorical: tuple[str, ...]
+    misspellings: Mapping[str, tuple[str, ...]]
     classes: Mapping[str, tuple[str, ...]]
     rules: tuple[Rule, ...]
 
@@ -55,6 +56,13 @@ def available_languages() -> tuple[str, ...]:
     return tuple(
         sorted(item.name[:-5] for item in root.iterdir() if item.name.endswith(".toml"))
     )
+
+
+def _misspellings(reading: Mapping[str, Any], where: str) -> dict[str, tuple[str, ...]]:
+    table = reading.get("misspellings", {})
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where}.misspellings must be a table of keyword = [spellings]")
+    return {keyword: _strings(table, keyword, f"{where}.misspellings") for keyword in table}
 
 
 def _strings(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -82,6 +90,11 @@ def load_language(code: str) -> LanguageData:
         if not isinstance(name, str) or not isinstance(pattern, str):
             raise PolicyError(f"{where}: rules[{index}] needs a string name and pattern")
         rules.append(Rule(name, pattern, Intent(rule.get("intent", "opt_out"))))
+    misspellings = _misspellings(reading, f"{where} reading")
+    listed = {" ".join(k.split()).casefold() for i in INTENT_SETS for k in keywords.get(i, [])}
+    for keyword in misspellings:
+        if " ".join(keyword.split()).casefold() not in listed:
+            raise PolicyError(f"{where}: misspellings of {keyword!r}, which is no keyword here")
     return LanguageData(
         code=code,
         keywords={i: _strings(keywords, i, f"{where} keywords") for i in INTENT_SETS},
@@ -92,6 +105,7 @@ def load_language(code: str) -> LanguageData:
         negation=_strings(reading, "negation", f"{where} reading"),
         bridges=_strings(reading, "bridges", f"{where} reading"),
         rhetorical=_strings(reading, "rhetorical", f"{where} reading"),
+        misspellings=misspellings,
         classes={name: _strings(classes, name, f"{where} classes") for name in classes},
         rules=tuple(rules),
     )
