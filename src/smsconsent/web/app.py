@@ -24,6 +24,7 @@ from smsconsent.services.base import GroupCommit
 from smsconsent.settings import Settings
 from smsconsent.storage.database import make_engine
 from smsconsent.web import bulk, errors, rest, webhooks
+from smsconsent.web.fastpath import FastRoutes
 from smsconsent.web.limits import BodyLimitMiddleware
 from smsconsent.web.metrics import LatencyMiddleware, Metrics
 
@@ -87,10 +88,13 @@ def app_from_environment() -> FastAPI:
     return create_app(Settings.from_json(os.environ[SETTINGS_VARIABLE]))
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings, *, store: Store | None = None,
+               fast_routes: bool = True) -> FastAPI:
     """The FastAPI app on ``settings``; the outbox worker runs while the app does.
 
     ``store`` lets a caller that already opened (and checked) the database hand it over.
+    ``fast_routes=False`` leaves the hot routes to FastAPI alone (web/fastpath.py), for the
+    tests proving both answer alike.
     """
     store = store or Store(make_engine(settings.db_url))
     loop_store = Store(make_engine(store.engine.url.render_as_string(hide_password=False),
@@ -122,6 +126,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     for router in (rest.router, bulk.router, webhooks.router):
         app.include_router(router)
     include_optional(app)
+    if fast_routes:
+        app.add_middleware(FastRoutes, state=app.state)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body,
                        upload_limit=settings.max_upload, upload_paths=bulk.UPLOAD_PATHS)
     app.add_middleware(LatencyMiddleware, metrics=app_metrics)

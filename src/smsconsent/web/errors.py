@@ -70,11 +70,16 @@ def status_of(error: SmsConsentError) -> int:
     return 422
 
 
-def _domain(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SmsConsentError)
+def domain_response(exc: SmsConsentError) -> JSONResponse:
+    """The answer to a domain error, wherever it was raised (a route, web/fastpath.py)."""
     status = status_of(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return error_response(status, exc.code, exc.message, headers)
+
+
+def _domain(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SmsConsentError)
+    return domain_response(exc)
 
 
 def _location(loc: Any) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
+from starlette.datastructures import URL
 
 from smsconsent import services
 from smsconsent.domain.workspace import Workspace
@@ -22,45 +23,79 @@ from smsconsent.errors import Forbidden
 from smsconsent.providers import InboundMessage, telnyx, twilio
 from smsconsent.services import InboundResult, Store
 from smsconsent.services.base import GroupCommit
-from smsconsent.services.inbound import ReplyHook
+from smsconsent.services.inbound import Inbound, ReplyHook
 from smsconsent.services.workspaces import workspace_secrets
+from smsconsent.settings import Settings
 from smsconsent.storage import outbox
-from smsconsent.web.auth import loop_store_of, store_of
 from smsconsent.web.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"],
                    responses={k: v for k, v in ERROR_RESPONSES.items() if k != 401})
 
 
-async def record_inbound(request: Request, source: str, sender: str, to: str, body: str, *,
-                         on_reply: ReplyHook | None = None, **options: Any) -> InboundResult:
-    """``services.handle_inbound`` for the HTTP service: the text is read and classified on the
-    event loop (reads that take no lock), and its ledger change goes to the group commit
-    (services/base.GroupCommit); the result comes back once that change has committed."""
-    inbound = services.read_inbound(loop_store_of(request), sender, to, body, on_reply=on_reply,
-                                    **options)
-    group: GroupCommit = request.app.state.group_commit
+def read_text(state: Any, sender: str, to: str, body: str, *,
+              on_reply: ReplyHook | None = None, **options: Any) -> Inbound:
+    """The first half of an inbound text for the HTTP service: read and classified on the
+    event loop (reads that take no lock); raises before anything is recorded."""
+    store: Store = state.loop_store
+    return services.read_inbound(store, sender, to, body, on_reply=on_reply, **options)
+
+
+async def commit_text(state: Any, source: str, inbound: Inbound) -> InboundResult:
+    """The second half: the ledger change goes to the group commit (services/base.GroupCommit);
+    the result comes back once that change has committed."""
+    group: GroupCommit = state.group_commit
     result = await asyncio.wrap_future(
         group.submit(inbound.workspace.id, partial(services.record_inbound, inbound=inbound)))
     if not result.duplicate:
-        request.app.state.metrics.inbound.labels(intent=result.intent, source=source).inc()
+        state.metrics.inbound.labels(intent=result.intent, source=source).inc()
     return result
+
+
+async def record_inbound(request: Request, source: str, sender: str, to: str, body: str, *,
+                         on_reply: ReplyHook | None = None, **options: Any) -> InboundResult:
+    """``services.handle_inbound`` for the HTTP service: ``read_text``, then ``commit_text``."""
+    state = request.app.state
+    return await commit_text(state, source, read_text(state, sender, to, body,
+                                                      on_reply=on_reply, **options))
+
+
+def message_options(workspace: str, msg: InboundMessage) -> dict[str, Any]:
+    """``read_text``'s options for a provider's message to ``workspace``'s webhook."""
+    return {"provider_id": msg.provider_id, "at": msg.at,
+            "provider_handled": msg.provider_handled, "workspace": workspace}
 
 
 def _handle(request: Request, workspace: str, msg: InboundMessage, source: str,
             on_reply: ReplyHook | None = None) -> Awaitable[InboundResult]:
-    return record_inbound(request, source, msg.sender, msg.to, msg.body,
-                          provider_id=msg.provider_id, at=msg.at,
-                          provider_handled=msg.provider_handled, on_reply=on_reply,
-                          workspace=workspace)
+    return record_inbound(request, source, msg.sender, msg.to, msg.body, on_reply=on_reply,
+                          **message_options(workspace, msg))
 
 
-def _twilio_url(request: Request) -> str:
-    public = request.app.state.settings.public_url
+def twilio_url(settings: Settings, url: URL) -> str:
+    """The URL Twilio signed: the public URL when the service sits behind a proxy."""
+    public = settings.public_url
     if public is None:
-        return str(request.url)
-    query = f"?{request.url.query}" if request.url.query else ""
-    return f"{public}{request.url.path}{query}"
+        return str(url)
+    query = f"?{url.query}" if url.query else ""
+    return f"{public}{url.path}{query}"
+
+
+def twilio_message(state: Any, workspace: str, raw: bytes, signature: str, url: str
+                   ) -> InboundMessage:
+    """The text of a Twilio webhook whose signature verifies; Forbidden otherwise."""
+    secrets = workspace_secrets(state.loop_store, workspace)  # one read: on the loop
+    token = secrets.get("twilio_auth_token")
+    if not token:
+        raise Forbidden("this workspace has no Twilio auth token set", code="no_auth_token")
+    params = twilio.parse_form(raw)
+    if not twilio.signature_valid(token, url, params, signature):
+        raise Forbidden("the X-Twilio-Signature does not match", code="bad_signature")
+    return twilio.inbound(params)
+
+
+def twilio_answer(reply: str | None) -> Response:
+    return Response(twilio.twiml(reply), media_type="application/xml")
 
 
 @router.post("/twilio/{workspace}", response_class=Response,
@@ -74,25 +109,39 @@ async def twilio_inbound(workspace: str, request: Request) -> Response:
     already answered (``OptOutType``), the change is recorded and nothing more is sent; a
     retried ``MessageSid`` changes nothing and gets an empty Response.
     """
-    raw = await request.body()
-    secrets = workspace_secrets(loop_store_of(request), workspace)  # one read: on the loop
-    token = secrets.get("twilio_auth_token")
-    if not token:
-        raise Forbidden("this workspace has no Twilio auth token set", code="no_auth_token")
-    params = twilio.parse_form(raw)
-    signature = request.headers.get("x-twilio-signature", "")
-    if not twilio.signature_valid(token, _twilio_url(request), params, signature):
-        raise Forbidden("the X-Twilio-Signature does not match", code="bad_signature")
-    msg = twilio.inbound(params)
+    msg = twilio_message(request.app.state, workspace, await request.body(),
+                         request.headers.get("x-twilio-signature", ""),
+                         twilio_url(request.app.state.settings, request.url))
     if not msg.body.strip():  # a picture with no text: nothing to read, nothing owed
-        return Response(twilio.EMPTY_TWIML, media_type="application/xml")
+        return twilio_answer(None)
     result = await _handle(request, workspace, msg, "twilio")
-    return Response(twilio.twiml(result.reply), media_type="application/xml")
+    return twilio_answer(result.reply)
 
 
 def _enqueue(store: Store, conn: Connection, ws: Workspace, sender: str, to: str,
              text: str) -> None:
     outbox.enqueue(conn, ws.id, "telnyx", sender, to, text, store.now())
+
+
+def telnyx_message(state: Any, workspace: str, raw: bytes, signature: str, timestamp: str
+                   ) -> InboundMessage | None:
+    """The text of a signed Telnyx ``message.received`` event; None for other events."""
+    secrets = workspace_secrets(state.loop_store, workspace)
+    key = secrets.get("telnyx_public_key")
+    if not key:
+        raise Forbidden("this workspace has no Telnyx public key set", code="no_public_key")
+    telnyx.verify(key, signature, timestamp, raw, time.time(),
+                  state.settings.telnyx_replay_window)
+    return telnyx.parse_event(raw)
+
+
+def telnyx_reply_hook(state: Any) -> ReplyHook:
+    """Queues the reply owed for delivery, in the ledger change's own transaction."""
+    return partial(_enqueue, state.store)
+
+
+def telnyx_answer(result: InboundResult) -> dict[str, Any]:
+    return {**result.to_dict(), "queued": result.reply is not None}
 
 
 @router.post("/telnyx/{workspace}")
@@ -102,19 +151,13 @@ async def telnyx_inbound(workspace: str, request: Request) -> dict[str, Any]:
     Other event types are acknowledged and ignored. The reply owed is queued for delivery
     through the Telnyx messages API.
     """
-    raw = await request.body()
-    store = store_of(request)
-    secrets = workspace_secrets(loop_store_of(request), workspace)
-    key = secrets.get("telnyx_public_key")
-    if not key:
-        raise Forbidden("this workspace has no Telnyx public key set", code="no_public_key")
-    telnyx.verify(key, request.headers.get("telnyx-signature-ed25519", ""),
-                  request.headers.get("telnyx-timestamp", ""), raw, time.time(),
-                  request.app.state.settings.telnyx_replay_window)
-    msg = telnyx.parse_event(raw)
+    state = request.app.state
+    msg = telnyx_message(state, workspace, await request.body(),
+                         request.headers.get("telnyx-signature-ed25519", ""),
+                         request.headers.get("telnyx-timestamp", ""))
     if msg is None:
         return {"ignored": True}
     if not msg.body.strip():
         return {"ignored": True, "reason": "no text"}
-    result = await _handle(request, workspace, msg, "telnyx", partial(_enqueue, store))
-    return {**result.to_dict(), "queued": result.reply is not None}
+    result = await _handle(request, workspace, msg, "telnyx", telnyx_reply_hook(state))
+    return telnyx_answer(result)

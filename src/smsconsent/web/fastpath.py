@@ -1,0 +1,224 @@
+"""The four hot routes answered without FastAPI's per-request work, byte for byte as FastAPI would.
+
+``POST /v1/check``, ``POST /v1/inbound`` and the Twilio and Telnyx webhooks are most of the
+service's traffic, and for them FastAPI's dependency solving, pydantic validation and routing
+cost more than the work itself. ``FastRoutes`` sits in front of the app (inside the body limit
+and the latency metrics) and answers exactly those method and path pairs when the request is
+plain: a JSON object of the known fields and types, a bearer key that authenticates with the
+role needed, a signature that verifies. It calls the same functions as the routes
+(``rest.check_answer``, ``webhooks.twilio_message``, ``read_text``, ``commit_text``, ...).
+
+Anything else goes to FastAPI unchanged, body replayed: malformed or unexpected JSON, another
+content type, a missing, unknown or weak key, a bad signature, any domain error raised before
+the ledger change is handed over (all of them reads, so running them again records nothing
+twice). So every error body stays FastAPI's own. Once the change is handed to the group
+commit there is no going back: its errors are answered with the same handler as a route's.
+``tests/integration/test_fast_routes.py`` sends the same requests both ways and compares the
+answers byte for byte; the OpenAPI document is the routes', untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, get_args
+
+from fastapi.routing import APIRoute
+from starlette.datastructures import URL
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from smsconsent.domain.roles import NEEDED
+from smsconsent.errors import SmsConsentError
+from smsconsent.services.apikeys import Principal, authenticate
+from smsconsent.web import rest, webhooks
+from smsconsent.web.auth import check_role
+from smsconsent.web.errors import domain_response
+from smsconsent.web.schemas import Purpose
+
+TWILIO, TELNYX = "/webhooks/twilio/", "/webhooks/telnyx/"
+JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
+PURPOSES = frozenset(get_args(Purpose))
+CHECK_FIELDS = frozenset({"from", "to", "purpose", "list"})
+INBOUND_FIELDS = frozenset({"from", "to", "body", "id", "at"})
+
+Handler = Callable[[Any, Scope, bytes], Awaitable[Response]]
+
+
+class Fallback(Exception):
+    """Not a request this module answers as the route would: FastAPI answers it."""
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """The first value of header ``name`` (lower case), as Starlette's ``Headers.get``."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _text(scope: Scope, name: bytes) -> str:
+    value = header(scope, name)
+    return "" if value is None else value.decode("latin-1")
+
+
+def principal(state: Any, scope: Scope, action: str) -> Principal:
+    """The caller, when ``Authorization: Bearer KEY`` holds a key of a role that may."""
+    value = header(scope, b"authorization")
+    if value is None or not value.startswith(b"Bearer "):
+        raise Fallback
+    key = value[7:].decode("latin-1").strip()
+    if not key:
+        raise Fallback
+    return check_role(authenticate(state.loop_store, key), NEEDED[action])
+
+
+def json_object(scope: Scope, raw: bytes, fields: frozenset[str], required: tuple[str, ...]
+                ) -> dict[str, Any]:
+    """The body, when it is a JSON object of ``fields`` only, ``required`` among them, each
+    of those a string."""
+    kind = header(scope, b"content-type")
+    if kind is None or kind.lower() not in JSON_TYPES:
+        raise Fallback
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        raise Fallback from None
+    if type(doc) is not dict or not doc.keys() <= fields:
+        raise Fallback
+    for name in required:
+        if type(doc.get(name)) is not str:
+            raise Fallback
+    return doc
+
+
+def optional_text(doc: dict[str, Any], name: str) -> str | None:
+    value = doc.get(name)
+    if value is not None and type(value) is not str:
+        raise Fallback
+    return value
+
+
+async def check(state: Any, scope: Scope, raw: bytes) -> Response:
+    who = principal(state, scope, "send")
+    doc = json_object(scope, raw, CHECK_FIELDS, ("from", "to"))
+    purpose = doc.get("purpose", "informational")
+    if type(purpose) is not str or purpose not in PURPOSES:
+        raise Fallback
+    return JSONResponse(rest.check_answer(state, who, doc["from"], doc["to"], purpose,
+                                          optional_text(doc, "list")))
+
+
+async def inbound(state: Any, scope: Scope, raw: bytes) -> Response:
+    who = principal(state, scope, "inbound")
+    doc = json_object(scope, raw, INBOUND_FIELDS, ("from", "to", "body"))
+    text = webhooks.read_text(state, doc["from"], doc["to"], doc["body"],
+                              provider_id=optional_text(doc, "id"),
+                              at=optional_text(doc, "at"), workspace=who.workspace_name)
+    return JSONResponse((await handed_over(webhooks.commit_text(state, "rest", text))).to_dict())
+
+
+async def twilio(state: Any, scope: Scope, raw: bytes) -> Response:
+    workspace = scope["path"][len(TWILIO):]
+    url = webhooks.twilio_url(state.settings, URL(scope=scope))
+    msg = webhooks.twilio_message(state, workspace, raw, _text(scope, b"x-twilio-signature"),
+                                  url)
+    if not msg.body.strip():
+        return webhooks.twilio_answer(None)
+    text = webhooks.read_text(state, msg.sender, msg.to, msg.body,
+                              **webhooks.message_options(workspace, msg))
+    result = await handed_over(webhooks.commit_text(state, "twilio", text))
+    return webhooks.twilio_answer(result.reply)
+
+
+async def telnyx(state: Any, scope: Scope, raw: bytes) -> Response:
+    workspace = scope["path"][len(TELNYX):]
+    msg = webhooks.telnyx_message(state, workspace, raw,
+                                  _text(scope, b"telnyx-signature-ed25519"),
+                                  _text(scope, b"telnyx-timestamp"))
+    if msg is None:
+        return JSONResponse({"ignored": True})
+    if not msg.body.strip():
+        return JSONResponse({"ignored": True, "reason": "no text"})
+    text = webhooks.read_text(state, msg.sender, msg.to, msg.body,
+                              on_reply=webhooks.telnyx_reply_hook(state),
+                              **webhooks.message_options(workspace, msg))
+    result = await handed_over(webhooks.commit_text(state, "telnyx", text))
+    return JSONResponse(webhooks.telnyx_answer(result))
+
+
+class Answered(Exception):
+    """A domain error raised after the change was handed over: answered, never replayed."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+async def handed_over(commit: Awaitable[Any]) -> Any:
+    try:
+        return await commit
+    except SmsConsentError as exc:
+        raise Answered(domain_response(exc)) from exc
+
+
+def route_of(path: str) -> tuple[str, Handler] | None:
+    """The route template and handler of a POST to ``path``; None for every other path."""
+    if path == "/v1/check":
+        return path, check
+    if path == "/v1/inbound":
+        return path, inbound
+    for prefix, handler in ((TWILIO, twilio), (TELNYX, telnyx)):
+        if path.startswith(prefix):
+            name = path[len(prefix):]
+            return (f"{prefix}{{workspace}}", handler) if name and "/" not in name else None
+    return None
+
+
+class FastRoutes:
+    """The ASGI middleware answering the hot routes (see the module's docstring)."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app, self.state = app, state
+        # The routes these requests would have matched, for the latency metric's label.
+        self.routes = {route.path: route for route in (*rest.router.routes,
+                                                        *webhooks.router.routes)
+                       if isinstance(route, APIRoute) and "POST" in (route.methods or ())}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = None
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            matched = route_of(scope["path"])
+        if matched is None:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                await self.app(scope, _replay(messages, receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        template, handler = matched
+        try:
+            response = await handler(self.state, scope, b"".join(chunks))
+        except Answered as answered:
+            response = answered.response
+        except (Fallback, SmsConsentError):
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        scope["route"] = self.routes[template]
+        await response(scope, receive, send)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` giving ``messages`` again first (the body this module read)."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed
