@@ -168,7 +168,8 @@ def _sqlite_setup(engine: Engine, writer_file: str | None) -> None:
         # machinery cost more than the BEGIN itself.
         readonly = conn.get_execution_options().get("readonly")
         driver: Any = conn.connection.driver_connection
-        driver.execute(_BEGIN_READ if readonly else _BEGIN_WRITE)
+        if not driver.in_transaction:  # else begun on the driver (services/pinned.py)
+            driver.execute(_BEGIN_READ if readonly else _BEGIN_WRITE)
 
 
 _BEGIN_READ, _BEGIN_WRITE = "BEGIN DEFERRED", "BEGIN IMMEDIATE"

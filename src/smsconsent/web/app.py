@@ -21,6 +21,7 @@ from smsconsent import __version__
 from smsconsent.outbox_worker import OutboxWorker
 from smsconsent.services import Store
 from smsconsent.services.base import GroupCommit
+from smsconsent.services.pinned import PinnedStore
 from smsconsent.settings import Settings
 from smsconsent.storage.database import make_engine
 from smsconsent.web import bulk, errors, rest, webhooks
@@ -97,8 +98,8 @@ def create_app(settings: Settings, *, store: Store | None = None,
     tests proving both answer alike.
     """
     store = store or Store(make_engine(settings.db_url))
-    loop_store = Store(make_engine(store.engine.url.render_as_string(hide_password=False),
-                                   connections=1), store.clock)
+    loop_store = PinnedStore(make_engine(store.engine.url.render_as_string(hide_password=False),
+                                         connections=1), store.clock)
     app_metrics = Metrics()
     worker = OutboxWorker(store, settings, app_metrics) if settings.outbox_worker else None
     group_commit = GroupCommit(store)
@@ -115,6 +116,7 @@ def create_app(settings: Settings, *, store: Store | None = None,
                 await run_in_threadpool(worker.stop)
             await run_in_threadpool(group_commit.stop)
             store.engine.dispose()
+            loop_store.close()
             loop_store.engine.dispose()
 
     app = FastAPI(title="smsconsent", version=__version__, description=DESCRIPTION,

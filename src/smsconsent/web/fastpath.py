@@ -100,49 +100,54 @@ def optional_text(doc: dict[str, Any], name: str) -> str | None:
 
 
 async def check(state: Any, scope: Scope, raw: bytes) -> Response:
-    who = principal(state, scope, "send")
     doc = json_object(scope, raw, CHECK_FIELDS, ("from", "to"))
     purpose = doc.get("purpose", "informational")
     if type(purpose) is not str or purpose not in PURPOSES:
         raise Fallback
-    return JSONResponse(rest.check_answer(state, who, doc["from"], doc["to"], purpose,
-                                          optional_text(doc, "list")))
+    with state.loop_store.read():  # the key and the check: one read transaction
+        who = principal(state, scope, "send")
+        answer = rest.check_answer(state, who, doc["from"], doc["to"], purpose,
+                                   optional_text(doc, "list"))
+    return JSONResponse(answer)
 
 
 async def inbound(state: Any, scope: Scope, raw: bytes) -> Response:
-    who = principal(state, scope, "inbound")
     doc = json_object(scope, raw, INBOUND_FIELDS, ("from", "to", "body"))
-    text = webhooks.read_text(state, doc["from"], doc["to"], doc["body"],
-                              provider_id=optional_text(doc, "id"),
-                              at=optional_text(doc, "at"), workspace=who.workspace_name)
+    provider_id, at = optional_text(doc, "id"), optional_text(doc, "at")
+    with state.loop_store.read():
+        who = principal(state, scope, "inbound")
+        text = webhooks.read_text(state, doc["from"], doc["to"], doc["body"],
+                                  provider_id=provider_id, at=at, workspace=who.workspace_name)
     return JSONResponse((await handed_over(webhooks.commit_text(state, "rest", text))).to_dict())
 
 
 async def twilio(state: Any, scope: Scope, raw: bytes) -> Response:
     workspace = scope["path"][len(TWILIO):]
     url = webhooks.twilio_url(state.settings, URL(scope=scope))
-    msg = webhooks.twilio_message(state, workspace, raw, _text(scope, b"x-twilio-signature"),
-                                  url)
-    if not msg.body.strip():
-        return webhooks.twilio_answer(None)
-    text = webhooks.read_text(state, msg.sender, msg.to, msg.body,
-                              **webhooks.message_options(workspace, msg))
+    with state.loop_store.read():  # secrets, number, workspace, lists: one transaction
+        msg = webhooks.twilio_message(state, workspace, raw,
+                                      _text(scope, b"x-twilio-signature"), url)
+        if not msg.body.strip():
+            return webhooks.twilio_answer(None)
+        text = webhooks.read_text(state, msg.sender, msg.to, msg.body,
+                                  **webhooks.message_options(workspace, msg))
     result = await handed_over(webhooks.commit_text(state, "twilio", text))
     return webhooks.twilio_answer(result.reply)
 
 
 async def telnyx(state: Any, scope: Scope, raw: bytes) -> Response:
     workspace = scope["path"][len(TELNYX):]
-    msg = webhooks.telnyx_message(state, workspace, raw,
-                                  _text(scope, b"telnyx-signature-ed25519"),
-                                  _text(scope, b"telnyx-timestamp"))
-    if msg is None:
-        return JSONResponse({"ignored": True})
-    if not msg.body.strip():
-        return JSONResponse({"ignored": True, "reason": "no text"})
-    text = webhooks.read_text(state, msg.sender, msg.to, msg.body,
-                              on_reply=webhooks.telnyx_reply_hook(state),
-                              **webhooks.message_options(workspace, msg))
+    with state.loop_store.read():
+        msg = webhooks.telnyx_message(state, workspace, raw,
+                                      _text(scope, b"telnyx-signature-ed25519"),
+                                      _text(scope, b"telnyx-timestamp"))
+        if msg is None:
+            return JSONResponse({"ignored": True})
+        if not msg.body.strip():
+            return JSONResponse({"ignored": True, "reason": "no text"})
+        text = webhooks.read_text(state, msg.sender, msg.to, msg.body,
+                                  on_reply=webhooks.telnyx_reply_hook(state),
+                                  **webhooks.message_options(workspace, msg))
     result = await handed_over(webhooks.commit_text(state, "telnyx", text))
     return JSONResponse(webhooks.telnyx_answer(result))
 

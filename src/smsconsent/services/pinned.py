@@ -1,0 +1,116 @@
+"""Read transactions on one connection kept open for the HTTP service's event loop.
+
+Every check and inbound text starts with a few indexed reads that take no lock, run on the
+event loop itself (web/auth.py says why). Through a pool, each read paid SQLAlchemy's
+checkout, begin, commit and check-in: nine tenths of a point read. ``PinnedStore`` holds one
+connection for its whole life and begins and ends each read transaction on the driver:
+
+* SQLite: ``BEGIN DEFERRED`` ... ``COMMIT`` (WAL: a snapshot that never waits for the writer);
+* PostgreSQL: the connection in autocommit, ``BEGIN ISOLATION LEVEL REPEATABLE READ READ
+  ONLY`` ... ``COMMIT``, the same isolation as ``storage.database.reading``.
+
+A read inside a read joins it (one snapshot: a webhook's secrets, number, workspace and
+lists are read together). A statement run through SQLAlchemy inside a read works too (its
+own begin is skipped on SQLite, ``storage/database.py``, and ended here).
+
+After a lost connection (a PostgreSQL restart, an administrator ending the backend) the
+``BEGIN`` fails: the connection is dropped and the read begins once more on a new one, so the
+next request is answered, not failed. Only for the thread running the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from smsconsent.services.base import Clock, Store, utc_now
+from smsconsent.storage.database import is_sqlite
+
+_SQLITE_BEGIN = "BEGIN DEFERRED"
+_PG_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+class PinnedStore(Store):
+    """A ``Store`` whose reads run on one connection held open (see the module's docstring)."""
+
+    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+        super().__init__(engine, clock)
+        self._conn: Connection | None = None
+        self._reading = False
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        if self._reading:  # a read within a read: the same transaction
+            assert self._conn is not None
+            yield self._conn
+            return
+        conn = self._begin()
+        self._reading = True
+        try:
+            yield conn
+        except BaseException:
+            self._end(conn, "ROLLBACK")
+            raise
+        else:
+            self._end(conn, "COMMIT")
+        finally:
+            self._reading = False
+
+    def close(self) -> None:
+        """Give the connection back (before the engine is disposed)."""
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            conn = self.engine.connect()
+            if not is_sqlite(conn):
+                conn.connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+            self._conn = conn
+        return self._conn
+
+    def _begin(self) -> Connection:
+        conn = self._connection()
+        try:
+            self._execute(conn, _SQLITE_BEGIN if is_sqlite(conn) else _PG_BEGIN)
+        except self.engine.dialect.loaded_dbapi.OperationalError:
+            self._drop()  # the connection is gone: once more on a new one
+            conn = self._connection()
+            self._execute(conn, _SQLITE_BEGIN if is_sqlite(conn) else _PG_BEGIN)
+        return conn
+
+    def _end(self, conn: Connection, statement: str) -> None:
+        try:
+            if conn.in_transaction():  # SQLAlchemy began one inside the read: end it too
+                conn.rollback() if statement == "ROLLBACK" else conn.commit()
+            if _in_transaction(conn):
+                self._execute(conn, statement)
+        except Exception:
+            self._drop()
+            if statement != "ROLLBACK":
+                raise
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.invalidate()
+            conn.close()
+
+    @staticmethod
+    def _execute(conn: Connection, statement: str) -> None:
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+
+
+def _in_transaction(conn: Connection) -> bool:
+    driver: Any = conn.connection.driver_connection
+    if is_sqlite(conn):
+        return bool(driver.in_transaction)
+    return bool(driver.info.transaction_status != 0)  # psycopg: 0 is IDLE
