@@ -14,7 +14,7 @@ from smsconsent import services
 from smsconsent.domain.events import CONTACT, Event, EventType
 from smsconsent.errors import BadInput
 from smsconsent.services import Store
-from smsconsent.services.base import GroupCommit
+from smsconsent.services.base import GroupCommit, load_workspace
 from smsconsent.storage import audit
 from smsconsent.storage import ledger as ledger_store
 from smsconsent.storage import tables as t
@@ -109,3 +109,24 @@ def test_a_failed_commit_fails_every_text_of_the_group(store: Store) -> None:
         group.stop()
         event.remove(store.engine, "commit", _refuse)
     assert _events(store, ws.id) == before
+
+
+@pytest.mark.parametrize("now", ["2000-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z"],
+                         ids=["clock-behind", "clock-ahead"])
+@pytest.mark.parametrize("records", [0, 2])
+def test_resume_is_what_open_reads(store: Store, now: str, records: int) -> None:
+    """``Ledger.resume`` after a closed ledger gives the head and time ``Ledger.open`` reads
+    there (whether the previous text recorded anything or not, the clock behind or ahead)."""
+    services.create_workspace(store, "res", business_name="R", contact="r@r.test")
+    with store.read() as conn:
+        ws = load_workspace(conn, "res").id
+    with store.write(ws) as seed:
+        _note("+15551230001")(seed)
+    with store.write(ws) as first:
+        for n in range(records):
+            _note(f"+1555123000{n + 2}")(first)
+        first.close()
+        resumed = Ledger.resume(first, lambda: now)
+        opened = Ledger.open(first.conn, ws, lambda: now)
+        assert (resumed.head_seq, resumed.head_hash, resumed.recorded_at) == (
+            opened.head_seq, opened.head_hash, opened.recorded_at)

@@ -24,7 +24,7 @@ from smsconsent.domain.replies import Templates
 from smsconsent.domain.workspace import Number, Workspace
 from smsconsent.errors import BadInput, NotFound
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import Prepared, reading, writing
+from smsconsent.storage.database import Prepared, is_sqlite, reading, writing
 from smsconsent.storage.ledger import Ledger
 
 Clock = Callable[[], datetime]
@@ -136,20 +136,39 @@ class GroupCommit:
         try:
             with writing(self.store.engine) as conn:
                 # Savepoints straight through the driver: SQLAlchemy's nested transactions
-                # cost more than the statements. A ROLLBACK TO that fails ends the group.
+                # cost more than the statements. A ROLLBACK TO that fails ends the group. A
+                # text's RELEASE goes with the next text's SAVEPOINT, in one round trip on
+                # PostgreSQL (SQLite's driver takes one statement at a time). The ledger a
+                # text closed is resumed by the next text of the same workspace
+                # (Ledger.resume: the head is not read again).
                 cursor = conn.connection.cursor()
+                last: Ledger | None = None
+                release = False
+                chained = not is_sqlite(conn)
                 for job in group:
-                    cursor.execute("SAVEPOINT smsconsent_text")
+                    if release and chained:
+                        cursor.execute(f"{_RELEASE}; {_SAVEPOINT}")
+                    else:
+                        if release:
+                            cursor.execute(_RELEASE)
+                        cursor.execute(_SAVEPOINT)
+                    release = False
                     try:
-                        ledger = Ledger.open(conn, job.workspace_id, self.store.now)
+                        ledger = Ledger.resume(last, self.store.now) \
+                            if last is not None and last.workspace_id == job.workspace_id \
+                            else Ledger.open(conn, job.workspace_id, self.store.now)
                         value = job.body(ledger)
                         ledger.close()
                     except Exception as exc:  # this body only: its savepoint is undone
                         cursor.execute("ROLLBACK TO SAVEPOINT smsconsent_text")
                         outcomes.append((job, None, exc))
+                        last = None
                     else:
-                        cursor.execute("RELEASE SAVEPOINT smsconsent_text")
+                        release = True
                         outcomes.append((job, value, None))
+                        last = ledger
+                if release:
+                    cursor.execute(_RELEASE)
                 cursor.close()
         except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the group is stored
             for job in group:
@@ -162,6 +181,9 @@ class GroupCommit:
                 job.future.set_exception(error)
             else:
                 job.future.set_result(value)
+
+
+_SAVEPOINT, _RELEASE = "SAVEPOINT smsconsent_text", "RELEASE SAVEPOINT smsconsent_text"
 
 
 def workspace_from_row(row: Any) -> Workspace:

@@ -193,6 +193,9 @@ class Ledger:
     _dirty: set[str] = field(default_factory=set)
     _stored: set[str] = field(default_factory=set)
     _kinds: dict[FreshSpec, FreshKind | None] = field(default_factory=dict)
+    # The head event's ``recorded_at`` and ``head_seq`` when opened, for ``resume``.
+    _head_at: str | None = None
+    _opened_seq: int = 0
 
     @classmethod
     def open(cls, conn: Connection, workspace_id: int, now: Callable[[], str]) -> Ledger:
@@ -203,11 +206,29 @@ class Ledger:
         the STOP it followed. So ``recorded_at`` is at least the head event's.
         """
         head_seq, head_hash = _HEAD.first(conn, ws=workspace_id)
-        recorded_at = now()
+        last = None
         if head_seq:
             (last,) = _EVENT_RECORDED.first(conn, ws=workspace_id, seq=head_seq)
+        return cls._at(conn, workspace_id, head_seq, head_hash, last, now)
+
+    @classmethod
+    def resume(cls, previous: Ledger, now: Callable[[], str]) -> Ledger:
+        """What ``open`` would give after ``previous`` was closed in this same transaction
+        (the group commit, services/base.py), without reading it again: the lock is held
+        already, the head is ``previous``'s, and so is the head event's time."""
+        last = previous.recorded_at if previous.head_seq != previous._opened_seq \
+            else previous._head_at
+        return cls._at(previous.conn, previous.workspace_id, previous.head_seq,
+                       previous.head_hash, last, now)
+
+    @classmethod
+    def _at(cls, conn: Connection, workspace_id: int, head_seq: int, head_hash: str,
+            last: str | None, now: Callable[[], str]) -> Ledger:
+        recorded_at = now()
+        if last is not None:
             recorded_at = max(recorded_at, last)
-        return cls(conn, workspace_id, head_seq, head_hash, recorded_at)
+        return cls(conn, workspace_id, head_seq, head_hash, recorded_at, _head_at=last,
+                   _opened_seq=head_seq)
 
     def bulk(self, *, ending: bool) -> None:
         """Mark this transaction as one of a bulk write's (``ending``: its last).
