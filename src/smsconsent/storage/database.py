@@ -255,6 +255,16 @@ class Prepared:
         cursor.execute(sql, tuple(params[k] for k in order) if order is not None else params)
         return cursor
 
+    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Execute once per parameter set of ``rows`` (one DB-API ``executemany``)."""
+        sql, order = self._sql(conn)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(sql, [tuple(row[k] for k in order) for row in rows]
+                               if order is not None else rows)
+        finally:
+            cursor.close()
+
     def first(self, conn: Connection, **params: Any) -> Any:
         """The first row (a tuple), or None."""
         cursor = self.run(conn, params)

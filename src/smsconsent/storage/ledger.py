@@ -417,7 +417,7 @@ def state_row(workspace_id: int, state: ContactState, now: str) -> dict[str, Any
 
 CONTACT_COLUMNS = tuple(state_row(0, ContactState(""), ""))
 
-_UPDATE_STATE = (
+_UPDATE_STATE = Prepared(
     update(t.contacts)
     .where(t.contacts.c.workspace_id == bindparam("ws"), t.contacts.c.phone == bindparam("p"))
     .values(status=bindparam("status"), blocked=bindparam("blocked"),
@@ -442,7 +442,7 @@ def save_states(conn: Connection, workspace_id: int, states: Sequence[ContactSta
         else:
             inserts.append(row)
     if updates:
-        conn.execute(_UPDATE_STATE, updates)
+        _UPDATE_STATE.run_many(conn, updates)
     insert_many(conn, t.contacts, inserts)
 
 
