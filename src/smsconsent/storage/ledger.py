@@ -46,8 +46,13 @@ EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recor
                  "provider_id", "data", "hash")
 GENESIS = "0" * 64
 DEFAULT_CHECKPOINT_PAGES = 1000  # SQLite's own default
-BULK_CHECKPOINT_PAGES = 100_000  # ~400 MB of WAL at most, during a bulk write only
+BULK_CHECKPOINT_PAGES = 100_000  # of 4 KiB (~400 MB of WAL at most), during a bulk write only
 LOOKUP_CHUNK = 10_000  # phones per state query (one import batch)
+
+
+def bulk_checkpoint_pages(page_size: int) -> int:
+    """``BULK_CHECKPOINT_PAGES`` in pages of ``page_size`` bytes: the same WAL size."""
+    return BULK_CHECKPOINT_PAGES * 4096 // page_size
 
 
 def canonical(data: dict[str, Any]) -> str:
@@ -257,7 +262,8 @@ class Ledger:
         checkpoints. Durability is unchanged: every commit still syncs the WAL.
         """
         if is_sqlite(self.conn):
-            pages = DEFAULT_CHECKPOINT_PAGES if ending else BULK_CHECKPOINT_PAGES
+            page = self.conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+            pages = DEFAULT_CHECKPOINT_PAGES if ending else bulk_checkpoint_pages(page)
             self.conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
 
     # -- contacts ------------------------------------------------------------------------------
