@@ -141,11 +141,10 @@ def stored_bytes(row: tuple[Any, ...]) -> int:
 
 def prepare(path: Path, variant: Variant) -> sqlite3.Connection:
     """A fresh database with the real schema, changed as the variant says."""
-    if variant.page_size != 4096:
-        con = sqlite3.connect(path)
-        con.execute(f"PRAGMA page_size={variant.page_size}")
-        con.execute("VACUUM")
-        con.close()
+    con = sqlite3.connect(path)  # the page size first: make_engine's applies to new files only
+    con.execute(f"PRAGMA page_size={variant.page_size}")
+    con.execute("CREATE TABLE floor_page_size (x)")
+    con.close()
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine, BASE_SCHEMA)
     engine.dispose()
@@ -202,6 +201,7 @@ def run(variant: Variant, rows: int, folder: Path) -> dict[str, Any]:
     con.close()
     os.unlink(path)
     return {"variant": variant.name, "what": variant.what, "rows": rows,
+            "page_size": variant.page_size,
             "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
             "event_row_bytes": round(event_bytes / rows, 1) if variant.events else None,
             "contact_row_bytes": round(contact_bytes / rows, 1) if variant.contacts else None,
