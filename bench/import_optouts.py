@@ -20,15 +20,16 @@ from pathlib import Path
 import gen
 from smsconsent.services.imports import BATCH
 from smsconsent.storage.database import ensure_schema, make_engine
-from smsconsent.storage.ledger import BULK_CHECKPOINT_PAGES
+from smsconsent.storage.ledger import bulk_checkpoint_pages
 
 
 def floor(source: Path, target: Path, batch: int) -> float:
     """Seconds to insert the import's rows again with plain executemany."""
     src = sqlite3.connect(source)
     dst = sqlite3.connect(target, isolation_level=None)
+    page = dst.execute("PRAGMA page_size").fetchone()[0]
     for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-65536",
-                   f"wal_autocheckpoint={BULK_CHECKPOINT_PAGES}"):
+                   f"wal_autocheckpoint={bulk_checkpoint_pages(page)}"):
         dst.execute(f"PRAGMA {pragma}")
     spent = 0.0
     for table in ("events", "contacts"):

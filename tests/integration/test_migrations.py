@@ -3,15 +3,28 @@ again where it is safe, at head exactly ``tables.metadata``, and safe to start a
 
 from __future__ import annotations
 
+import io
+import json
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from smsconsent import services
 from smsconsent.services import Store
 from smsconsent.storage import database
+from smsconsent.storage.ledger import GENESIS, canonical, stored_state
 from smsconsent.storage.tables import metadata
 from tests.conftest import Cli
+from tests.integration.helpers import ALICE, BOB, OURS
+from tests.integration.old_layout import (
+    history,
+    old_append,
+    old_events,
+    old_states,
+    old_workspace,
+)
 from tests.integration.test_serialisation import in_threads
 
 FIRST_RELEASE = "0001"
@@ -28,21 +41,60 @@ def test_migrations_at_head_build_exactly_the_metadata(db_url: str) -> None:
     assert diff == []
 
 
-def test_first_release_with_data_upgrades_to_head(db_url: str) -> None:
-    """A database at the first released schema, holding a ledger, upgrades and still verifies.
-
-    While head is 0001 the data is written by today's services; a later migration must write
-    it with 0001's own SQL.
-    """
+@pytest.mark.parametrize("old", [FIRST_RELEASE, "0003"])
+def test_a_ledger_written_by_an_older_schema_upgrades_in_place(db_url: str, old: str) -> None:
+    """A database at 0001 or 0003 holding a ledger written with that schema's own SQL
+    (``prev_hash`` stored, states with phone and nulls) upgrades to head: it verifies with the
+    same head hash, the ledger exports exactly as the old rows were (prev_hash included), every
+    state reads back equal, and today's code appends to the chain and still verifies."""
     store = Store(database.make_engine(db_url))
-    database.upgrade(store.engine, FIRST_RELEASE)
-    services.create_workspace(store, "default", business_name="Acme", contact="help@acme.test")
-    services.add_number(store, "default", "+15557654321")
-    services.handle_inbound(store, "+15551234567", "+15557654321", "STOP", provider_id="SM1")
+    database.upgrade(store.engine, old)
+    with database.writing(store.engine) as conn:
+        ws_id = old_workspace(conn, "default", OURS)
+        old_append(conn, ws_id, history(ALICE, BOB, OURS))
+        events, states = old_events(conn, ws_id), old_states(conn, ws_id)
     database.upgrade(store.engine)
     assert database.current_revision(store.engine) == database.head_revision()
+    result = services.verify(store, "default")
+    assert result["ok"], result["problems"]
+    assert (result["events"], result["contacts"]) == (len(events), 2)
+    assert result["head_hash"] == events[-1][-1]
+    exported = [json.loads(line) for line in services.export_ledger(store, "default")]
+    assert [tuple({**e, "data": canonical(e["data"])}.values()) for e in exported] == events
+    with store.read() as conn:
+        assert {p: stored_state(conn, ws_id, p) for p in states} == states
+    assert states[ALICE].to_dict()["consents"]["sms:workspace"]["opted_out_at"] is None
+    services.handle_inbound(store, BOB, OURS, "STOP", provider_id="SM9")
+    services.handle_inbound(store, ALICE, OURS, "STOP", provider_id="SM10")
     assert services.verify(store, "default")["ok"]
-    assert services.status(store, "default", "+15551234567")["status"] == "opted_out"
+    assert services.status(store, "default", ALICE)["status"] == "opted_out"
+    store.engine.dispose()
+
+
+def test_downgrade_from_0004_gives_older_code_its_layout(db_url: str) -> None:
+    """Downgrading to 0003 writes every ``prev_hash`` back from the chain and the phone back
+    into every state (older code requires it): the rows are those a 0003 database holds."""
+    store = Store(database.make_engine(db_url))
+    database.upgrade(store.engine)
+    services.create_workspace(store, "default", business_name="Acme", contact="help@acme.test")
+    services.add_number(store, "default", OURS)
+    services.handle_inbound(store, ALICE, OURS, "STOP", provider_id="SM1")
+    services.import_opt_outs(store, "default", io.BytesIO(f"phone\n{BOB}\n".encode()),
+                             io.StringIO(), by="tester")  # a stencilled state
+    exported = [json.loads(line) for line in services.export_ledger(store, "default")]
+    with store.read() as conn:
+        ws_id = int(conn.execute(text("SELECT id FROM workspaces")).scalar_one())
+        states = {p: stored_state(conn, ws_id, p) for p in (ALICE, BOB)}
+    database.downgrade(store.engine, "0003")
+    with store.read() as conn:
+        assert old_events(conn, ws_id) == [
+            tuple({**e, "data": canonical(e["data"])}.values()) for e in exported]
+        assert old_states(conn, ws_id) == states
+        # the chain as 0003's audit read it: each stored prev_hash is the hash before
+        rows = old_events(conn, ws_id)
+        assert [r[-2] for r in rows] == [GENESIS] + [r[-1] for r in rows[:-1]]
+    database.upgrade(store.engine)
+    assert services.verify(store, "default")["ok"]
     store.engine.dispose()
 
 
@@ -90,11 +142,11 @@ def test_events_rebuilt_by_0003_keep_their_ledger_and_idempotency(db_url: str) -
 
     store = Store(database.make_engine(db_url))
     database.upgrade(store.engine, "0002")
-    services.create_workspace(store, "default", business_name="Acme", contact="help@acme.test")
-    services.add_number(store, "default", "+15557654321")
-    for n in range(3):
-        services.handle_inbound(store, f"+1555123456{n}", "+15557654321", "STOP",
-                                provider_id=f"SM{n}")
+    with database.writing(store.engine) as conn:  # with 0002's own SQL
+        old_append(conn, old_workspace(conn, "default", "+15557654321"), [
+            ("opted_out", f"+1555123456{n}", "2025-01-01T00:00:00.000000Z", "contact",
+             {"keys": ["sms:workspace"], "method": "inbound_sms_keyword"}) for n in range(3)],
+            [f"SM{n}" for n in range(3)])
     before = services.verify(store, "default")
     database.upgrade(store.engine, "0003")
     after = services.verify(store, "default")

@@ -21,3 +21,24 @@ def test_to_dict_equals_asdict() -> None:
                 {"keys": ["sms:number:+15557654321"], "method": "inbound_sms_keyword"})
     assert state.to_dict() == asdict(state)
     assert ContactState.from_dict(state.to_dict()) == state
+
+
+def test_stored_form_leaves_out_only_what_from_dict_restores() -> None:
+    """``to_stored`` drops the phone, None, False and empty maps, nothing else, and reads
+    back equal with the row's phone; the older stored form (``to_dict``) reads back too."""
+    import json
+
+    state = ContactState("+15551234567")
+    state.apply("opted_out", "2024-01-05T00:00:00.000000Z", "agent:root",
+                {"keys": ["sms:workspace"], "method": "import", "source": "import"})
+    assert state.to_stored() == {
+        "consents": {"sms:workspace": {"status": "opted_out", "source": "import",
+                                       "method": "import",
+                                       "opted_out_at": "2024-01-05T00:00:00.000000Z",
+                                       "by": "agent:root"}},
+        "last_at": "2024-01-05T00:00:00.000000Z"}
+    assert ContactState.from_dict(json.loads(json.dumps(state.to_stored())),
+                                  "+15551234567") == state
+    assert ContactState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+    assert ContactState.from_dict({}, "+15551230000") == ContactState("+15551230000")
+    assert ContactState("+1").to_stored() == {}

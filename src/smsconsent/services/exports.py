@@ -21,6 +21,7 @@ from smsconsent.domain.consent import OPTED_OUT, ContactState
 from smsconsent.errors import BadInput
 from smsconsent.services.base import Store, load_workspace
 from smsconsent.storage import tables as t
+from smsconsent.storage.ledger import GENESIS, previous_hash
 
 FORMATS = ("csv", "jsonl")
 STREAM_ROWS = 2_000
@@ -62,13 +63,22 @@ def _ledger_lines(store: Store, ws_id: int, since: str | None, fmt: str) -> Iter
     cond = [t.events.c.workspace_id == ws_id]
     if since is not None:
         cond.append(t.events.c.recorded_at >= since)
-    query = select(*(t.events.c[name] for name in LEDGER_COLUMNS)).where(*cond) \
+    stored = tuple(c for c in LEDGER_COLUMNS if c != "prev_hash")
+    query = select(*(t.events.c[name] for name in stored)).where(*cond) \
         .order_by(t.events.c.seq)
     if fmt == "csv":
         yield _csv_line(LEDGER_COLUMNS)
     with store.read() as conn:
+        last_seq, last_hash = 0, GENESIS
         for row in conn.execution_options(yield_per=STREAM_ROWS).execute(query):
-            record = dict(zip(LEDGER_COLUMNS, row, strict=True))
+            record = dict(zip(stored, row, strict=True))
+            # prev_hash is not stored: it is the hash of event seq - 1, which is usually the
+            # row just written (one lookup where ``since`` skipped it)
+            seq = record["seq"]
+            if seq != last_seq + 1:
+                last_hash = previous_hash(conn, ws_id, seq)
+            record = {k: last_hash if k == "prev_hash" else record[k] for k in LEDGER_COLUMNS}
+            last_seq, last_hash = seq, record["hash"]
             if fmt == "csv":
                 yield _csv_line(record.values())
             else:
@@ -77,14 +87,14 @@ def _ledger_lines(store: Store, ws_id: int, since: str | None, fmt: str) -> Iter
 
 
 def _opt_out_lines(store: Store, ws_id: int, since: str | None, fmt: str) -> Iterator[str]:
-    query = select(t.contacts.c.state).where(
+    query = select(t.contacts.c.phone, t.contacts.c.state).where(
         t.contacts.c.workspace_id == ws_id, t.contacts.c.status == OPTED_OUT
     ).order_by(t.contacts.c.phone)
     if fmt == "csv":
         yield _csv_line(OPT_OUT_COLUMNS)
     with store.read() as conn:
-        for (text,) in conn.execution_options(yield_per=STREAM_ROWS).execute(query):
-            record = _opt_out(ContactState.from_dict(json.loads(text)))
+        for phone, text in conn.execution_options(yield_per=STREAM_ROWS).execute(query):
+            record = _opt_out(ContactState.from_dict(json.loads(text), phone))
             if since is not None and record["opted_out_at"] < since:
                 continue
             if fmt == "csv":

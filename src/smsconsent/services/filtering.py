@@ -101,7 +101,7 @@ class Judge:
         """The verdict on a contact whose stored state is ``text``."""
         data = _loads(text)
         if self.exact:
-            state = ContactState.from_dict(data)
+            state = ContactState.from_dict(data, data.get("phone", ""))  # phone: not read
             return self._verdict(self._decide(state),
                                  {k: c.__dict__ for k, c in state.consents.items()})
         consents = data.get("consents", _NOTHING)

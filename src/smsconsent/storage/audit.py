@@ -13,7 +13,14 @@ from sqlalchemy import Connection, func, select
 
 from smsconsent.domain.events import RecordedEvent
 from smsconsent.storage import tables as t
-from smsconsent.storage.ledger import GENESIS, event_hash, fold, recorded_event, stored_state
+from smsconsent.storage.ledger import (
+    GENESIS,
+    chained,
+    event_hash,
+    fold,
+    recorded_event,
+    stored_state,
+)
 
 
 @dataclass
@@ -40,9 +47,9 @@ def verify(conn: Connection, workspace_id: int, max_problems: int = 50) -> Verif
         count += 1
         if row.seq != count:
             problems.append(f"event {row.seq}: expected sequence number {count} (gap or reorder)")
-        if row.prev_hash != prev:
-            problems.append(f"event {row.seq}: previous hash does not match the chain")
-        digest = event_hash(row.prev_hash, row.seq, row.type, row.contact, row.occurred_at,
+        # The previous hash is the chain's, not a stored copy: an event changed and re-hashed
+        # breaks the next event's hash.
+        digest = event_hash(prev, row.seq, row.type, row.contact, row.occurred_at,
                             row.recorded_at, row.actor, row.provider_id, row.data)
         if digest != row.hash:
             problems.append(f"event {row.seq}: contents do not match its hash (altered)")
@@ -67,8 +74,7 @@ def verify(conn: Connection, workspace_id: int, max_problems: int = 50) -> Verif
             problems.append(f"contact {phone}: stored state differs from the ledger")
 
     ordered = conn.execute(
-        select(t.events)
-        .where(t.events.c.workspace_id == workspace_id, t.events.c.contact.is_not(None))
+        chained(t.events.c.workspace_id == workspace_id, t.events.c.contact.is_not(None))
         .order_by(t.events.c.contact, t.events.c.seq)
     )
     for row in ordered:

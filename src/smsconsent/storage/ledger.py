@@ -3,7 +3,9 @@ folded from it.
 
 Each event's hash covers its own fields and the previous event's hash, so a changed, removed or
 reordered row breaks the chain from that point on; ``verify`` recomputes it and also refolds
-every contact's state from the events and compares it with the stored one.
+every contact's state from the events and compares it with the stored one. The previous hash is
+not stored beside each event (it is the hash of the event before, ``seq - 1``): readers join it
+back (``chained``), so every event read still carries it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,18 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, EventType, RecordedEvent
@@ -30,11 +43,16 @@ from smsconsent.storage.stencil import (
 )
 
 EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recorded_at", "actor",
-                 "provider_id", "data", "prev_hash", "hash")
+                 "provider_id", "data", "hash")
 GENESIS = "0" * 64
 DEFAULT_CHECKPOINT_PAGES = 1000  # SQLite's own default
-BULK_CHECKPOINT_PAGES = 100_000  # ~400 MB of WAL at most, during a bulk write only
+BULK_CHECKPOINT_PAGES = 100_000  # of 4 KiB (~400 MB of WAL at most), during a bulk write only
 LOOKUP_CHUNK = 10_000  # phones per state query (one import batch)
+
+
+def bulk_checkpoint_pages(page_size: int) -> int:
+    """``BULK_CHECKPOINT_PAGES`` in pages of ``page_size`` bytes: the same WAL size."""
+    return BULK_CHECKPOINT_PAGES * 4096 // page_size
 
 
 def canonical(data: dict[str, Any]) -> str:
@@ -58,7 +76,26 @@ def event_hash(prev_hash: str, seq: int, type_: str, contact: str | None, occurr
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def chained(*where: Any) -> Select[Any]:
+    """The events matching ``where``, each with its ``prev_hash``: the hash of the event
+    before it in the chain (``GENESIS`` for the first), joined from its ``seq - 1``."""
+    before = t.events.alias("before")  # constants inline: Prepared binds only named values
+    genesis = func.coalesce(before.c.hash, literal_column(f"'{GENESIS}'"))
+    return select(t.events, genesis.label("prev_hash")) \
+        .select_from(t.events.outerjoin(before, and_(
+            before.c.workspace_id == t.events.c.workspace_id,
+            before.c.seq == t.events.c.seq - literal_column("1")))).where(*where)
+
+
+def previous_hash(conn: Connection, workspace_id: int, seq: int) -> str:
+    """The ``prev_hash`` of event ``seq``: the hash of the event before (``GENESIS`` for
+    none)."""
+    row = _HASH.first(conn, ws=workspace_id, seq=seq - 1)
+    return GENESIS if row is None else str(row[0])
+
+
 def recorded_event(row: Any) -> RecordedEvent:
+    """An event read through ``chained``."""
     return RecordedEvent(
         seq=row.seq, type=row.type, occurred_at=row.occurred_at, recorded_at=row.recorded_at,
         actor=row.actor, contact=row.contact, data=json.loads(row.data),
@@ -113,7 +150,9 @@ class FreshKind:
     Slots: 0 the contact, 1 the time, then the data values, then the sequence number, the
     previous hash and the data JSON. The first event written is also made the generic way and
     compared; if they differ (a function that does more with a value than place it) the kind
-    is dropped and every event goes the generic way.
+    is dropped and every event goes the generic way. The stored state leaves out what is None
+    (``ContactState.to_stored``), so a row whose value for a slot of the state is None is
+    not stencilled either.
     """
 
     def __init__(self, spec: FreshSpec, workspace_id: int, recorded_at: str) -> None:
@@ -142,19 +181,23 @@ class FreshKind:
                 self.cells.append((1, cell.raw_slot))
             else:
                 self.cells.append((2, cell))
+        self.state_slots = sorted({h for k, x in self.cells if k == 2 for h in x.holes})
         self.checked = False
 
     def write(self, seq: int, prev: str, values: tuple[Any, ...]
               ) -> tuple[tuple[Any, ...], str, tuple[Any, ...]] | None:
         """The event row, its hash and the contact's row (None: this kind cannot be
         stencilled after all)."""
+        for slot in self.state_slots:
+            if values[slot] is None:
+                return None
         encoded = [json_string(values[0]), json_string(values[1]),
                    *[json_value(v) for v in values[2:]], str(seq), json_string(prev), ""]
         data_json = self.data.fill_encoded(encoded)
         encoded[self._data] = json_string(data_json)
         digest = sha256(self.payload.fill_encoded(encoded).encode()).hexdigest()
         row = (self.workspace_id, seq, self.type, values[0], values[1], self.recorded_at,
-               self.spec.actor, None, data_json, prev, digest)
+               self.spec.actor, None, data_json, digest)
         new_row = tuple([x if k == 0 else values[x] if k == 1 else x.fill_encoded(encoded)
                          for k, x in self.cells])
         if not self.checked:
@@ -172,7 +215,7 @@ class FreshKind:
         state = ContactState(values[0])
         state.apply(event.type.value, event.occurred_at, event.actor, event.data)
         return ((self.workspace_id, seq, event.type.value, event.contact, event.occurred_at,
-                 self.recorded_at, event.actor, event.provider_id, data_json, prev, digest),
+                 self.recorded_at, event.actor, event.provider_id, data_json, digest),
                 tuple(state_row(self.workspace_id, state, self.recorded_at).values()))
 
 
@@ -240,7 +283,8 @@ class Ledger:
         checkpoints. Durability is unchanged: every commit still syncs the WAL.
         """
         if is_sqlite(self.conn):
-            pages = DEFAULT_CHECKPOINT_PAGES if ending else BULK_CHECKPOINT_PAGES
+            page = self.conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+            pages = DEFAULT_CHECKPOINT_PAGES if ending else bulk_checkpoint_pages(page)
             self.conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
 
     # -- contacts ------------------------------------------------------------------------------
@@ -266,10 +310,10 @@ class Ledger:
     # -- events --------------------------------------------------------------------------------
     def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
         row = _BY_PROVIDER_ID.first(self.conn, ws=self.workspace_id, provider_id=provider_id)
-        return None if row is None else RecordedEvent(  # in EVENT_COLUMNS' order
-            seq=row[0], type=row[1], contact=row[2], occurred_at=row[3], recorded_at=row[4],
-            actor=row[5], provider_id=row[6], data=json.loads(row[7]), prev_hash=row[8],
-            hash=row[9])
+        return None if row is None else RecordedEvent(  # in EVENT_COLUMNS' order, prev_hash
+            seq=row[1], type=row[2], contact=row[3], occurred_at=row[4], recorded_at=row[5],
+            actor=row[6], provider_id=row[7], data=json.loads(row[8]), hash=row[9],
+            prev_hash=row[10])
 
     def record(self, event: Event) -> RecordedEvent:
         """Append ``event`` to the chain and move the contact's state by it.
@@ -286,8 +330,7 @@ class Ledger:
             "workspace_id": self.workspace_id, "seq": seq, "type": event.type.value,
             "contact": event.contact, "occurred_at": event.occurred_at,
             "recorded_at": self.recorded_at, "actor": event.actor,
-            "provider_id": event.provider_id, "data": data_json, "prev_hash": self.head_hash,
-            "hash": digest}).close()
+            "provider_id": event.provider_id, "data": data_json, "hash": digest}).close()
         recorded = RecordedEvent(seq, event.type.value, event.occurred_at, self.recorded_at,
                                  event.actor, event.contact, event.data, event.provider_id,
                                  self.head_hash, digest)
@@ -344,7 +387,7 @@ class Ledger:
             digest = event_hash(prev, seq, event.type.value, event.contact, event.occurred_at,
                                 now, event.actor, event.provider_id, data_json)
             rows.append((ws, seq, event.type.value, event.contact, event.occurred_at, now,
-                         event.actor, event.provider_id, data_json, prev, digest))
+                         event.actor, event.provider_id, data_json, digest))
             prev = digest
             if event.contact is not None:
                 if event.contact in pending:  # written fresh above: its state, in full
@@ -392,9 +435,10 @@ _HEAD = Prepared(select(t.workspaces.c.head_seq, t.workspaces.c.head_hash)
                  .where(t.workspaces.c.id == bindparam("ws")).with_for_update())
 _EVENT_RECORDED = Prepared(select(t.events.c.recorded_at).where(
     t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
-_BY_PROVIDER_ID = Prepared(select(*(t.events.c[name] for name in EVENT_COLUMNS[1:])).where(
-    t.events.c.workspace_id == bindparam("ws"),
-    t.events.c.provider_id == bindparam("provider_id")))
+_BY_PROVIDER_ID = Prepared(chained(t.events.c.workspace_id == bindparam("ws"),
+                                   t.events.c.provider_id == bindparam("provider_id")))
+_HASH = Prepared(select(t.events.c.hash).where(
+    t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
 _INSERT_EVENT = Prepared(insert(t.events).values(
     {name: bindparam(name) for name in EVENT_COLUMNS}))
 _SET_HEAD = Prepared(update(t.workspaces).where(t.workspaces.c.id == bindparam("ws"))
@@ -410,7 +454,7 @@ def state_row(workspace_id: int, state: ContactState, now: str) -> dict[str, Any
         "blocked": state.blocked,
         "lists": "".join(f",{n}" for n, s in sorted(state.lists.items())
                          if s.status == "subscribed") + ("," if state.lists else ""),
-        "state": canonical(state.to_dict()),
+        "state": canonical(state.to_stored()),
         "updated_at": now,
     }
 
@@ -504,7 +548,7 @@ def stored_states(conn: Connection, workspace_id: int, phones: Sequence[str]
         finally:
             cursor.close()
         for phone, state in rows:
-            yield phone, ContactState.from_dict(json.loads(state))
+            yield phone, ContactState.from_dict(json.loads(state), phone)
 
 
 def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:
@@ -517,8 +561,7 @@ def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> C
 
 def contact_events(conn: Connection, workspace_id: int, phone: str) -> list[RecordedEvent]:
     rows = conn.execute(
-        select(t.events)
-        .where(t.events.c.workspace_id == workspace_id, t.events.c.contact == phone)
+        chained(t.events.c.workspace_id == workspace_id, t.events.c.contact == phone)
         .order_by(t.events.c.seq)
     )
     return [recorded_event(r) for r in rows]
@@ -532,7 +575,7 @@ def events_page(conn: Connection, workspace_id: int, *, contact: str | None = No
         cond.append(t.events.c.contact == contact)
     if since is not None:
         cond.append(t.events.c.recorded_at >= since)
-    rows = conn.execute(select(t.events).where(and_(*cond)).order_by(t.events.c.seq).limit(limit))
+    rows = conn.execute(chained(*cond).order_by(t.events.c.seq).limit(limit))
     return [recorded_event(r) for r in rows]
 
 
@@ -542,4 +585,4 @@ _STATE = Prepared(select(t.contacts.c.state).where(
 
 def stored_state(conn: Connection, workspace_id: int, phone: str) -> ContactState | None:
     row = _STATE.first(conn, ws=workspace_id, phone=phone)
-    return ContactState.from_dict(json.loads(row[0])) if row else None
+    return ContactState.from_dict(json.loads(row[0]), phone) if row else None

@@ -91,6 +91,11 @@ class Stencil:
         return not self._holes
 
     @property
+    def holes(self) -> tuple[int, ...]:
+        """The slots this stencil's holes take, in order."""
+        return self._holes
+
+    @property
     def raw_slot(self) -> int | None:
         """The slot a raw stencil is (its text is that value, as it is)."""
         return self._holes[0] if self._raw else None

@@ -4,6 +4,8 @@ table read by number alone (a reference table when distributed).
 
 On SQLite ``events`` is a WITHOUT ROWID table (its rows live in the primary key's B-tree), and
 the provider id is unique where present (a partial index): both make bulk-written events cheaper.
+An event's previous hash is not stored: it is the hash of the event before (storage/ledger.py).
+A contact's ``state`` is ``ContactState.to_stored``'s JSON (no phone, no nulls).
 
 The Alembic migrations under ``migrations/versions`` build exactly this; a test compares them.
 ``api_keys`` holds only a hash of each key; ``outbox`` holds the replies owed through a
@@ -89,7 +91,6 @@ events = Table(
     Column("actor", String(120), nullable=False),
     Column("provider_id", String(128), nullable=True),
     Column("data", Text, nullable=False),
-    Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("uq_events_provider_id", "workspace_id", "provider_id", unique=True,
           sqlite_where=text("provider_id IS NOT NULL"),
