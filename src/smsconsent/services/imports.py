@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, BinaryIO, TypeVar
 
+import orjson
 from sqlalchemy import select
 
 from smsconsent import csvio
@@ -40,6 +41,7 @@ from smsconsent.domain.phones import PhoneNormalizer
 from smsconsent.errors import BadInput
 from smsconsent.services.agents import CONSENT_TYPES
 from smsconsent.services.base import Store, check_text, load_workspace, require_text
+from smsconsent.services.filtering import _collector_paused
 from smsconsent.storage import tables as t
 from smsconsent.storage.ledger import FreshEvent, FreshSpec
 
@@ -50,7 +52,7 @@ WORKSPACE_KEY = "sms:workspace"
 SOURCE = "import"
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One readable row of an import: the original fields, its number, time and details."""
 
@@ -77,8 +79,10 @@ class ImportCounts:
                 "seconds": round(time.perf_counter() - started, 3)}
 
 
-Parse = Callable[[list[str], csvio.CsvShape, PhoneNormalizer, str], Row]
+Parse = Callable[[list[str]], Row]
 Decide = Callable[[Row, ContactState, str], "list[Event | FreshEvent] | str | None"]
+Settled = Callable[[dict[str, Any]], bool]
+Refused = tuple[list[str], str, str]
 
 
 def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csvio.TextSink, *,
@@ -107,7 +111,15 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
         return [FreshEvent(opt_out, row.phone, row.at, row.evidence, row.origin)]
 
     return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
-                _parse_opt_out, decide)
+                RowReader("opted_out_at"), decide, _opted_out_already)
+
+
+def _opted_out_already(stored: dict[str, Any]) -> bool:
+    """Whether a stored state, as plain data, is opted out of the whole workspace: the
+    opt-out import's ``decide`` then answers unchanged, whatever the row. Read from the parsed
+    JSON by key, so a stored form without nulls or without the phone reads the same."""
+    consent = (stored.get("consents") or {}).get(WORKSPACE_KEY)
+    return isinstance(consent, dict) and consent.get("status") == OPTED_OUT
 
 
 def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csvio.TextSink, *,
@@ -126,30 +138,6 @@ def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csv
         ws = load_workspace(conn, workspace)
         lists = set(conn.execute(select(t.contact_lists.c.name).where(
             t.contact_lists.c.workspace_id == ws.id)).scalars())
-
-    def parse(fields: list[str], shape: csvio.CsvShape, norm: PhoneNormalizer, now: str
-              ) -> Row:
-        row = _parse_opt_out(fields, shape, norm, now, "opted_in_at")
-        kind = csvio.field(fields, shape.column("consent_type")) or "express"
-        if kind not in CONSENT_TYPES:
-            raise BadInput(f"consent_type must be one of {', '.join(CONSENT_TYPES)}, not "
-                           f"{kind!r}", code="bad_consent_type")
-        purpose = csvio.field(fields, shape.column("purpose")) or None
-        if purpose is not None and purpose not in PURPOSES:
-            raise BadInput(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}",
-                           code="bad_purpose")
-        row.evidence = row.evidence or default_evidence
-        if row.evidence is None:
-            raise BadInput("no evidence of consent: give an evidence column or --evidence",
-                           code="evidence_required")
-        if purpose == "marketing" and kind != "express_written":
-            raise BadInput("marketing consent must be express_written (TCPA)",
-                           code="marketing_needs_express_written")
-        list_name = csvio.field(fields, shape.column("list")) or None
-        if list_name is not None and list_name not in lists:
-            raise BadInput(f"no contact list named {list_name!r}", code="unknown_list")
-        row.consent_type, row.purpose, row.list_name = kind, purpose, list_name
-        return row
 
     def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         if state.blocked:
@@ -175,8 +163,10 @@ def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csv
                 "list": row.list_name, "evidence": row.evidence, "method": SOURCE}))
         return events or None
 
+    reader = RowReader("opted_in_at", contacts=True, default_evidence=default_evidence,
+                       lists=frozenset(lists))
     return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
-                parse, decide)
+                reader, decide)
 
 
 _REFUSALS = {
@@ -187,9 +177,14 @@ _REFUSALS = {
 
 
 def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, name: str,
-         rejects_name: str | None, progress: csvio.Progress | None, batch: int, parse: Parse,
-         decide: Decide) -> dict[str, Any]:
-    """Check the file, then read, decide and record it batch by batch."""
+         rejects_name: str | None, progress: csvio.Progress | None, batch: int,
+         reader: RowReader, decide: Decide, settled: Settled | None = None) -> dict[str, Any]:
+    """Check the file, then read, decide and record it batch by batch.
+
+    ``settled``, when given, says from a stored state's JSON alone (parsed, never built into
+    a ``ContactState``) that ``decide`` would answer unchanged for any row: a re-import's
+    usual case. Rows it settles skip the state machine; every other row is decided in full.
+    """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
     with store.read() as conn:
@@ -197,43 +192,46 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     shape = csvio.scan(source, name)
     report.start(shape.rows)
     rejects = csvio.RejectsWriter(sink, shape.header)
-    norm = PhoneNormalizer(ws.region)
     counts = ImportCounts()
     now = store.now()
-    refused: list[tuple[list[str], str, str]] = []
-
-    def parsed() -> Iterator[tuple[list[Row], list[tuple[list[str], str, str]]]]:
-        """Each batch with the rows refused while it was read."""
-        for rows in _batches(_parsed(csvio.data_rows(source), shape, parse, norm, now, refused,
-                                     counts), batch):
-            yield rows, refused[:]
-            refused.clear()
-        if refused:
-            yield [], refused[:]
-
-    for (rows, unreadable), last in _with_last(parsed()):
-        for fields, code, message in unreadable:
-            rejects.reject(fields, code, message)
-        counts.rejected += len(unreadable)
-        if not rows:
-            continue
-        with store.write(ws.id) as ledger:
-            ledger.bulk(ending=last)
-            states = ledger.states(r.phone for r in rows)
-            events: list[Event | FreshEvent] = []
-            for row in rows:
-                outcome = decide(row, states[row.phone], now)
-                if isinstance(outcome, str):
-                    rejects.reject(row.fields, outcome, _REFUSALS[outcome])
-                    counts.rejected += 1
-                elif outcome:
-                    events.extend(outcome)
-                    counts.imported += 1
+    batches = _parsed_batches(csvio.data_chunks(source, 1000), reader.parser(shape, ws.region,
+                                                                           now),
+                              len(shape.header), batch, counts)
+    with _collector_paused():
+        for (rows, unreadable), last in _with_last(batches):
+            for fields, code, message in unreadable:
+                rejects.reject(fields, code, message)
+            counts.rejected += len(unreadable)
+            if not rows:
+                continue
+            with store.write(ws.id) as ledger:
+                ledger.bulk(ending=last)
+                texts = ledger.stored_texts([r.phone for r in rows])
+                if settled is not None and texts:
+                    kept = [r for r in rows if not _settled(settled, texts.get(r.phone))]
+                    counts.unchanged += len(rows) - len(kept)
                 else:
-                    counts.unchanged += 1
-            ledger.record_many(events)
-        report.advance(len(rows))
+                    kept = rows
+                states = ledger.states([r.phone for r in kept], texts)
+                events: list[Event | FreshEvent] = []
+                for row in kept:
+                    outcome = decide(row, states[row.phone], now)
+                    if isinstance(outcome, str):
+                        rejects.reject(row.fields, outcome, _REFUSALS[outcome])
+                        counts.rejected += 1
+                    elif outcome:
+                        events.extend(outcome)
+                        counts.imported += 1
+                    else:
+                        counts.unchanged += 1
+                ledger.record_many(events)
+            report.advance(len(rows))
     return counts.summary(rejects_name, started)
+
+
+def _settled(settled: Settled, text: str | None) -> bool:
+    """``settled`` on a stored state's JSON text (None: no row, never settled)."""
+    return text is not None and settled(orjson.loads(text))
 
 
 def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
@@ -245,44 +243,93 @@ def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
         current = following
 
 
-def _parsed(rows: Iterable[list[str]], shape: csvio.CsvShape, parse: Parse,
-            norm: PhoneNormalizer, now: str, refused: list[tuple[list[str], str, str]],
-            counts: ImportCounts) -> Iterator[Row]:
-    width = len(shape.header)
-    for fields in rows:
-        counts.rows += 1
-        try:
-            if len(fields) > width:
-                raise BadInput(f"{len(fields)} fields but the header has {width}",
-                               code="bad_row")
-            fields = csvio.fit(fields, width)
-            yield parse(fields, shape, norm, now)
-        except BadInput as exc:
-            refused.append((fields, exc.code, exc.message))
-
-
-def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    """Runs of at most ``size`` rows in which no number appears twice."""
+def _parsed_batches(chunks: Iterable[list[list[str]]], parse: Parse, width: int, size: int,
+                    counts: ImportCounts) -> Iterator[tuple[list[Row], list[Refused]]]:
+    """Runs of at most ``size`` readable rows in which no number appears twice, each with the
+    rows refused while it was read (a last run may hold refusals alone)."""
     current: list[Row] = []
     phones: set[str] = set()
-    for row in rows:
-        if len(current) >= size or row.phone in phones:
-            yield current
-            current, phones = [], set()
-        current.append(row)
-        phones.add(row.phone)
-    if current:
-        yield current
+    refused: list[Refused] = []
+    for chunk in chunks:
+        counts.rows += len(chunk)
+        for fields in chunk:
+            try:
+                if len(fields) != width:
+                    if len(fields) > width:
+                        raise BadInput(f"{len(fields)} fields but the header has {width}",
+                                       code="bad_row")
+                    fields = csvio.fit(fields, width)
+                row = parse(fields)
+            except BadInput as exc:
+                refused.append((fields, exc.code, exc.message))
+                continue
+            if len(current) >= size or row.phone in phones:
+                yield current, refused
+                current, phones, refused = [], set(), []
+            current.append(row)
+            phones.add(row.phone)
+    if current or refused:
+        yield current, refused
 
 
-def _parse_opt_out(fields: list[str], shape: csvio.CsvShape, norm: PhoneNormalizer, now: str,
-                   time_column: str = "opted_out_at") -> Row:
-    """The columns both imports share: the number, the time, evidence and the old source."""
-    phone = norm(fields[shape.phone])
-    at = _time(csvio.field(fields, shape.column(time_column)), now, time_column)
-    evidence = _text(csvio.field(fields, shape.column("evidence")), "evidence")
-    origin = _text(csvio.field(fields, shape.column("source")), "source")
-    return Row(fields, phone, at, evidence, origin)
+@dataclass(frozen=True)
+class RowReader:
+    """How an import reads a row: the columns both imports share (number, time, evidence,
+    old source) and, for contacts, the consent columns. Plain data, so the parser can be
+    built wherever the rows are read."""
+
+    time_column: str
+    contacts: bool = False
+    default_evidence: str | None = None
+    lists: frozenset[str] = frozenset()
+
+    def parser(self, shape: csvio.CsvShape, region: str, now: str) -> Parse:
+        """The function from a row's fields (fitted to the header) to its ``Row``; raises
+        ``BadInput`` for a row that cannot be imported."""
+        norm = PhoneNormalizer(region)
+        phone_at, time_column = shape.phone, self.time_column
+        at_at, evidence_at, origin_at = (shape.column(c) for c in
+                                         (time_column, "evidence", "source"))
+
+        def common(fields: list[str]) -> Row:
+            phone = norm(fields[phone_at])
+            at = _time(fields[at_at].strip() if at_at is not None else "", now, time_column)
+            evidence = _text(fields[evidence_at].strip(), "evidence") \
+                if evidence_at is not None else None
+            origin = _text(fields[origin_at].strip(), "source") \
+                if origin_at is not None else None
+            return Row(fields, phone, at, evidence, origin)
+
+        if not self.contacts:
+            return common
+        kind_at, purpose_at, list_at = (shape.column(c) for c in
+                                        ("consent_type", "purpose", "list"))
+        default_evidence, lists = self.default_evidence, self.lists
+
+        def contact(fields: list[str]) -> Row:
+            row = common(fields)
+            kind = csvio.field(fields, kind_at) or "express"
+            if kind not in CONSENT_TYPES:
+                raise BadInput(f"consent_type must be one of {', '.join(CONSENT_TYPES)}, not "
+                               f"{kind!r}", code="bad_consent_type")
+            purpose = csvio.field(fields, purpose_at) or None
+            if purpose is not None and purpose not in PURPOSES:
+                raise BadInput(f"purpose must be one of {', '.join(PURPOSES)}, not "
+                               f"{purpose!r}", code="bad_purpose")
+            row.evidence = row.evidence or default_evidence
+            if row.evidence is None:
+                raise BadInput("no evidence of consent: give an evidence column or --evidence",
+                               code="evidence_required")
+            if purpose == "marketing" and kind != "express_written":
+                raise BadInput("marketing consent must be express_written (TCPA)",
+                               code="marketing_needs_express_written")
+            list_name = csvio.field(fields, list_at) or None
+            if list_name is not None and list_name not in lists:
+                raise BadInput(f"no contact list named {list_name!r}", code="unknown_list")
+            row.consent_type, row.purpose, row.list_name = kind, purpose, list_name
+            return row
+
+        return contact
 
 
 @functools.lru_cache(maxsize=4096)
@@ -306,5 +353,12 @@ def _time(value: str, now: str, what: str) -> str:
 def _text(value: str, what: str) -> str | None:
     if not value:
         return None
+    return _checked(value, what)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(value: str, what: str) -> str:
+    """``check_text``, remembered for the texts that pass: exports repeat their sources and
+    evidence on every row (a refusal raises, so it is never remembered)."""
     check_text(value, what, 2000)
     return value

@@ -232,15 +232,29 @@ class Ledger:
                 self._stored.add(phone)
         return self._states[phone]
 
-    def states(self, phones: Iterable[str]) -> dict[str, ContactState]:
-        """Many contacts' states at once, read in chunks (the bulk twin of ``state``)."""
+    def states(self, phones: Iterable[str], texts: dict[str, str] | None = None
+               ) -> dict[str, ContactState]:
+        """Many contacts' states at once, read in chunks (the bulk twin of ``state``).
+
+        ``texts``: what ``stored_texts`` gave in this transaction for all of ``phones`` (a
+        phone not in it has no row), so they are not read twice.
+        """
         wanted = [p for p in dict.fromkeys(phones) if p not in self._states]
-        for phone, state in stored_states(self.conn, self.workspace_id, wanted):
-            self._states[phone] = state
+        found = stored_texts(self.conn, self.workspace_id, wanted) if texts is None \
+            else ((p, texts[p]) for p in wanted if p in texts)
+        for phone, text in found:
+            self._states[phone] = ContactState.from_dict(json.loads(text))
             self._stored.add(phone)
         for phone in wanted:
             self._states.setdefault(phone, ContactState(phone))
         return self._states
+
+    def stored_texts(self, phones: Iterable[str]) -> dict[str, str]:
+        """The stored state JSON of those of ``phones`` that have a row and are not held in
+        this transaction (a caller that can decide from the text alone need not build the
+        states; ``states`` takes the answer back)."""
+        wanted = [p for p in dict.fromkeys(phones) if p not in self._states]
+        return dict(stored_texts(self.conn, self.workspace_id, wanted))
 
     # -- events --------------------------------------------------------------------------------
     def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
@@ -470,9 +484,10 @@ _STORED_STATES = {
 }
 
 
-def stored_states(conn: Connection, workspace_id: int, phones: Sequence[str]
-                  ) -> Iterator[tuple[str, ContactState]]:
-    """The stored states of those of ``phones`` that have one, ``LOOKUP_CHUNK`` at a time."""
+def stored_texts(conn: Connection, workspace_id: int, phones: Sequence[str]
+                 ) -> Iterator[tuple[str, str]]:
+    """The stored state JSON of those of ``phones`` that have one, ``LOOKUP_CHUNK`` at a
+    time."""
     sql = _STORED_STATES[conn.dialect.name]
     for start in range(0, len(phones), LOOKUP_CHUNK):
         chunk = list(phones[start:start + LOOKUP_CHUNK])
@@ -482,8 +497,7 @@ def stored_states(conn: Connection, workspace_id: int, phones: Sequence[str]
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        for phone, state in rows:
-            yield phone, ContactState.from_dict(json.loads(state))
+        yield from rows
 
 
 def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:
