@@ -99,7 +99,14 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
         return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
                 "evidence": evidence, "origin": origin, "file": file_name}
 
-    opt_out = FreshSpec(EventType.OPTED_OUT, actor, data, 2)
+    return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
+                RowReader("opted_out_at"),
+                _opt_out_decision(FreshSpec(EventType.OPTED_OUT, actor, data, 2)),
+                _opted_out_already)
+
+
+def _opt_out_decision(opt_out: FreshSpec) -> Decide:
+    """The opt-out import's rule for one row (see the module's docstring)."""
 
     def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         current = state.consents.get(WORKSPACE_KEY)
@@ -110,8 +117,7 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
             return None
         return [FreshEvent(opt_out, row.phone, row.at, row.evidence, row.origin)]
 
-    return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
-                RowReader("opted_out_at"), decide, _opted_out_already)
+    return decide
 
 
 def _opted_out_already(stored: dict[str, Any]) -> bool:
