@@ -22,9 +22,9 @@ decided against the state left by the rows before it.
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, BinaryIO, TypeVar
@@ -33,15 +33,12 @@ import orjson
 from sqlalchemy import select
 
 from smsconsent import csvio
-from smsconsent.domain.clock import parse_ts
 from smsconsent.domain.consent import OPTED_IN, OPTED_OUT, SUBSCRIBED, ContactState
 from smsconsent.domain.events import Event, EventType, agent
-from smsconsent.domain.gate import PURPOSES
-from smsconsent.domain.phones import PhoneNormalizer
-from smsconsent.errors import BadInput
-from smsconsent.services.agents import CONSENT_TYPES
-from smsconsent.services.base import Store, check_text, load_workspace, require_text
+from smsconsent.services import import_rows
+from smsconsent.services.base import Store, load_workspace, require_text
 from smsconsent.services.filtering import _collector_paused
+from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.ledger import FreshEvent, FreshSpec
 
@@ -50,20 +47,6 @@ _END: Any = object()
 BATCH = 10_000
 WORKSPACE_KEY = "sms:workspace"
 SOURCE = "import"
-
-
-@dataclass(slots=True)
-class Row:
-    """One readable row of an import: the original fields, its number, time and details."""
-
-    fields: list[str]
-    phone: str
-    at: str
-    evidence: str | None
-    origin: str | None
-    consent_type: str = "express"
-    purpose: str | None = None
-    list_name: str | None = None
 
 
 @dataclass
@@ -79,10 +62,8 @@ class ImportCounts:
                 "seconds": round(time.perf_counter() - started, 3)}
 
 
-Parse = Callable[[list[str]], Row]
 Decide = Callable[[Row, ContactState, str], "list[Event | FreshEvent] | str | None"]
 Settled = Callable[[dict[str, Any]], bool]
-Refused = tuple[list[str], str, str]
 
 
 def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csvio.TextSink, *,
@@ -200,11 +181,10 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     rejects = csvio.RejectsWriter(sink, shape.header)
     counts = ImportCounts()
     now = store.now()
-    batches = _parsed_batches(csvio.data_chunks(source, 1000), reader.parser(shape, ws.region,
-                                                                           now),
-                              len(shape.header), batch, counts)
-    with _collector_paused():
-        for (rows, unreadable), last in _with_last(batches):
+    batches = import_rows.batches(source, shape, reader, ws.region, now, batch)
+    with _collector_paused(), closing(batches):
+        for (rows, unreadable, read), last in _with_last(batches):
+            counts.rows += read
             for fields, code, message in unreadable:
                 rejects.reject(fields, code, message)
             counts.rejected += len(unreadable)
@@ -247,124 +227,3 @@ def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
         following = next(items, _END)
         yield current, following is _END
         current = following
-
-
-def _parsed_batches(chunks: Iterable[list[list[str]]], parse: Parse, width: int, size: int,
-                    counts: ImportCounts) -> Iterator[tuple[list[Row], list[Refused]]]:
-    """Runs of at most ``size`` readable rows in which no number appears twice, each with the
-    rows refused while it was read (a last run may hold refusals alone)."""
-    current: list[Row] = []
-    phones: set[str] = set()
-    refused: list[Refused] = []
-    for chunk in chunks:
-        counts.rows += len(chunk)
-        for fields in chunk:
-            try:
-                if len(fields) != width:
-                    if len(fields) > width:
-                        raise BadInput(f"{len(fields)} fields but the header has {width}",
-                                       code="bad_row")
-                    fields = csvio.fit(fields, width)
-                row = parse(fields)
-            except BadInput as exc:
-                refused.append((fields, exc.code, exc.message))
-                continue
-            if len(current) >= size or row.phone in phones:
-                yield current, refused
-                current, phones, refused = [], set(), []
-            current.append(row)
-            phones.add(row.phone)
-    if current or refused:
-        yield current, refused
-
-
-@dataclass(frozen=True)
-class RowReader:
-    """How an import reads a row: the columns both imports share (number, time, evidence,
-    old source) and, for contacts, the consent columns. Plain data, so the parser can be
-    built wherever the rows are read."""
-
-    time_column: str
-    contacts: bool = False
-    default_evidence: str | None = None
-    lists: frozenset[str] = frozenset()
-
-    def parser(self, shape: csvio.CsvShape, region: str, now: str) -> Parse:
-        """The function from a row's fields (fitted to the header) to its ``Row``; raises
-        ``BadInput`` for a row that cannot be imported."""
-        norm = PhoneNormalizer(region)
-        phone_at, time_column = shape.phone, self.time_column
-        at_at, evidence_at, origin_at = (shape.column(c) for c in
-                                         (time_column, "evidence", "source"))
-
-        def common(fields: list[str]) -> Row:
-            phone = norm(fields[phone_at])
-            at = _time(fields[at_at].strip() if at_at is not None else "", now, time_column)
-            evidence = _text(fields[evidence_at].strip(), "evidence") \
-                if evidence_at is not None else None
-            origin = _text(fields[origin_at].strip(), "source") \
-                if origin_at is not None else None
-            return Row(fields, phone, at, evidence, origin)
-
-        if not self.contacts:
-            return common
-        kind_at, purpose_at, list_at = (shape.column(c) for c in
-                                        ("consent_type", "purpose", "list"))
-        default_evidence, lists = self.default_evidence, self.lists
-
-        def contact(fields: list[str]) -> Row:
-            row = common(fields)
-            kind = csvio.field(fields, kind_at) or "express"
-            if kind not in CONSENT_TYPES:
-                raise BadInput(f"consent_type must be one of {', '.join(CONSENT_TYPES)}, not "
-                               f"{kind!r}", code="bad_consent_type")
-            purpose = csvio.field(fields, purpose_at) or None
-            if purpose is not None and purpose not in PURPOSES:
-                raise BadInput(f"purpose must be one of {', '.join(PURPOSES)}, not "
-                               f"{purpose!r}", code="bad_purpose")
-            row.evidence = row.evidence or default_evidence
-            if row.evidence is None:
-                raise BadInput("no evidence of consent: give an evidence column or --evidence",
-                               code="evidence_required")
-            if purpose == "marketing" and kind != "express_written":
-                raise BadInput("marketing consent must be express_written (TCPA)",
-                               code="marketing_needs_express_written")
-            list_name = csvio.field(fields, list_at) or None
-            if list_name is not None and list_name not in lists:
-                raise BadInput(f"no contact list named {list_name!r}", code="unknown_list")
-            row.consent_type, row.purpose, row.list_name = kind, purpose, list_name
-            return row
-
-        return contact
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_ts(value: str) -> str:
-    """``parse_ts``, remembered: exports repeat their times (days, whole batches)."""
-    return parse_ts(value)
-
-
-def _time(value: str, now: str, what: str) -> str:
-    if not value:
-        return now
-    try:
-        at = _parse_ts(value)
-    except BadInput:
-        raise BadInput(f"{what} is not an ISO 8601 time: {value!r}", code="bad_time") from None
-    if at > now:
-        raise BadInput(f"{what} {value!r} is in the future", code="future_time")
-    return at
-
-
-def _text(value: str, what: str) -> str | None:
-    if not value:
-        return None
-    return _checked(value, what)
-
-
-@functools.lru_cache(maxsize=4096)
-def _checked(value: str, what: str) -> str:
-    """``check_text``, remembered for the texts that pass: exports repeat their sources and
-    evidence on every row (a refusal raises, so it is never remembered)."""
-    check_text(value, what, 2000)
-    return value
