@@ -10,7 +10,7 @@ contacts in every state the import rules tell apart.
 from __future__ import annotations
 
 import io
-import multiprocessing
+import subprocess
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -192,19 +192,27 @@ def _opened(path: Path) -> tuple[BinaryIO, csvio.CsvShape]:
     return source, csvio.scan(source, str(path))
 
 
-def test_a_killed_parser_process_stops_the_import_with_an_error(tmp_path: Path) -> None:
+def test_a_killed_parser_process_stops_the_import_with_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A parser process that dies mid-file is an error saying how far the import got, never
     a quiet end of the file."""
     path = tmp_path / "big.csv"
     path.write_text("phone\n" + "".join(f"+1555{n:07d}\n" for n in range(300_000)))
     source, shape = _opened(path)
+    started = []
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
     with source, closing(import_rows._read_by_process(
             str(path), source, shape, import_rows.RowReader("opted_out_at"), "US",
             "2026-01-01T00:00:00.000000Z", 1000)) as batches:
         rows, _, _ = next(batches)
         assert len(rows) == 1000
-        (child,) = [c for c in multiprocessing.active_children()
-                    if c.name == "smsconsent-import-parser"]
+        (child,) = started
         child.kill()
         with pytest.raises(SmsConsentError) as caught:
             for _ in batches:

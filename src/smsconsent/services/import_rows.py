@@ -13,14 +13,18 @@ file again completes it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import repeat
+from multiprocessing.connection import Connection
 from operator import attrgetter
 from typing import Any, BinaryIO
 
@@ -90,22 +94,38 @@ _NO_FIELDS: list[str] = []  # a row that can never be refused does not need its 
 
 def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader: RowReader,
                      region: str, now: str, size: int) -> Batches:
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_parse_in_child, name="smsconsent-import-parser",
-                            args=(sender, path, shape, reader, region, now, size), daemon=True)
-    child.start()
-    sender.close()
+    """The runs as the parser process sends them (see the module's docstring).
+
+    The process is a new interpreter running ``_child_main`` (not ``multiprocessing``'s
+    spawn, which would first re-run the caller's main script): its setup comes pickled on its
+    stdin, the runs go back through a pipe of their own, each a length-prefixed pickle
+    (``multiprocessing.connection.Connection``'s framing).
+    """
+    readable, writable = os.pipe()
+    try:
+        child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
+                                 pass_fds=(writable,))
+    except OSError:
+        os.close(readable)
+        child = None
+    finally:
+        os.close(writable)
+    if child is None:
+        yield from _read_here(source, shape, reader, region, now, size)
+        return
+    receiver = Connection(readable, writable=False)
     read = 0
     try:
+        assert child.stdin is not None
+        with contextlib.suppress(BrokenPipeError), child.stdin as setup:
+            setup.write(pickle.dumps((writable, path, shape, reader, region, now, size)))
         while True:
             try:
                 message = receiver.recv()
             except EOFError:
-                child.join(5)
                 raise SmsConsentError(
                     f"the import stopped after {read:,} rows: the parser process ended "
-                    f"(exit code {child.exitcode}) before the end of the file. Every row "
+                    f"(exit code {child.wait()}) before the end of the file. Every row "
                     f"before was imported; import the file again to finish (rows already "
                     f"imported count as unchanged).", code="import_interrupted") from None
             kind = message[0]
@@ -126,10 +146,20 @@ def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader:
                 return
     finally:
         receiver.close()
-        child.join(5)
-        if child.is_alive():
+        try:
+            child.wait(5)
+        except subprocess.TimeoutExpired:
             child.kill()
-            child.join()
+            child.wait()
+
+
+_CHILD = "from smsconsent.services.import_rows import _child_main; _child_main()"
+
+
+def _child_main() -> None:
+    """The parser process's entry point: its setup from stdin, then ``_parse_in_child``."""
+    fd, *setup = pickle.loads(sys.stdin.buffer.read())
+    _parse_in_child(Connection(fd, readable=False), *setup)
 
 
 def _parse_in_child(sender: Any, path: str, shape: csvio.CsvShape, reader: RowReader,

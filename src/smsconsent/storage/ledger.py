@@ -133,7 +133,8 @@ class FreshKind:
         cells = state_row(workspace_id, state, recorded_at)
         if tuple(cells) != CONTACT_COLUMNS:
             raise Unstencillable("state_row's columns changed")
-        self.cells: list[tuple[int, Any]] = []  # (0, constant) | (1, raw slot) | (2, stencil)
+        self._fill_data, self._fill_payload = self.data.filler, self.payload.filler
+        self.cells: list[tuple[int, Any]] = []  # (0, constant) | (1, raw slot) | (2, filler)
         for value in cells.values():
             cell = Stencil(value, width) if isinstance(value, str) else None
             if cell is None or cell.constant:
@@ -141,21 +142,21 @@ class FreshKind:
             elif cell.raw_slot is not None:
                 self.cells.append((1, cell.raw_slot))
             else:
-                self.cells.append((2, cell))
+                self.cells.append((2, cell.filler))
         self.checked = False
 
     def write(self, seq: int, prev: str, values: tuple[Any, ...]
               ) -> tuple[tuple[Any, ...], str, tuple[Any, ...]] | None:
         """The event row, its hash and the contact's row (None: this kind cannot be
         stencilled after all)."""
-        encoded = [json_string(values[0]), json_string(values[1]),
-                   *[json_value(v) for v in values[2:]], str(seq), json_string(prev), ""]
-        data_json = self.data.fill_encoded(encoded)
+        encoded = [json_string(v) if v.__class__ is str else json_value(v) for v in values]
+        encoded += (str(seq), json_string(prev), "")
+        data_json = self._fill_data(*encoded)
         encoded[self._data] = json_string(data_json)
-        digest = sha256(self.payload.fill_encoded(encoded).encode()).hexdigest()
+        digest = sha256(self._fill_payload(*encoded).encode()).hexdigest()
         row = (self.workspace_id, seq, self.type, values[0], values[1], self.recorded_at,
                self.spec.actor, None, data_json, prev, digest)
-        new_row = tuple([x if k == 0 else values[x] if k == 1 else x.fill_encoded(encoded)
+        new_row = tuple([x if k == 0 else values[x] if k == 1 else x(*encoded)
                          for k, x in self.cells])
         if not self.checked:
             if (row, new_row) != self._generic(seq, prev, values):
@@ -311,18 +312,22 @@ class Ledger:
         seq, prev, now, ws = self.head_seq, self.head_hash, self.recorded_at, self.workspace_id
         states, stored = self._states, self._stored
         late: set[str] = set()
+        spec: FreshSpec | None = None
+        kind: FreshKind | None = None
         for item in events:
             seq += 1
             if isinstance(item, FreshEvent):
                 phone = item.contact
                 state = states.get(phone) or self.state(phone)
-                kind = self._kind(item.spec)
+                if item.spec is not spec:  # one kind after another, as a rule
+                    spec = item.spec
+                    kind = self._kind(spec)
                 written = None
                 if kind is not None and state.last_at is None and phone not in stored \
                         and phone not in pending:
                     written = kind.write(seq, prev, item.values)
                     if written is None:
-                        self._kinds[item.spec] = None
+                        self._kinds[spec] = kind = None
                 if written is not None:
                     row, digest, new_row = written
                     rows.append(row)
