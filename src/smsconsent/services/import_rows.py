@@ -18,6 +18,7 @@ import functools
 import gc
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Generator, Iterable
@@ -63,7 +64,7 @@ def batches(source: BinaryIO, shape: csvio.CsvShape, reader: RowReader, region: 
             size: int) -> Batches:
     """The file's rows in runs (``parsed_batches``), read here or by a parser process; close
     the iterator when done with it early (it stops the process)."""
-    path = _own_path(source)
+    path = _own_path(source) if os.name == "posix" else None  # the pipe is passed by fd
     if path is None or shape.rows < PROCESS_ROWS:
         return _read_here(source, shape, reader, region, now, size)
     return _read_by_process(path, source, shape, reader, region, now, size)
@@ -157,9 +158,15 @@ _CHILD = "from smsconsent.services.import_rows import _child_main; _child_main()
 
 
 def _child_main() -> None:
-    """The parser process's entry point: its setup from stdin, then ``_parse_in_child``."""
+    """The parser process's entry point: its setup from stdin, then ``_parse_in_child``.
+
+    Ctrl-C is the writer's to handle (it reaches the whole process group): the writer stops,
+    its end of the pipe closes, and this process ends quietly at its next send.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd, *setup = pickle.loads(sys.stdin.buffer.read())
-    _parse_in_child(Connection(fd, readable=False), *setup)
+    with contextlib.suppress(BrokenPipeError):
+        _parse_in_child(Connection(fd, readable=False), *setup)
 
 
 def _parse_in_child(sender: Any, path: str, shape: csvio.CsvShape, reader: RowReader,
@@ -177,6 +184,8 @@ def _parse_in_child(sender: Any, path: str, shape: csvio.CsvShape, reader: RowRe
         with closing(source):
             for rows, refused, count in _read_here(source, shape, reader, region, now, size):
                 sender.send(("rows", [list(map(get, rows)) for get in getters], refused, count))
+    except BrokenPipeError:
+        raise  # the writer is gone: nobody to tell
     except UnicodeDecodeError as exc:
         sender.send(("error", "not_utf8", f"{path} is no longer UTF-8 text ({exc.reason})"))
     except OSError as exc:
