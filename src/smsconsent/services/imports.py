@@ -22,24 +22,23 @@ decided against the state left by the rows before it.
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, BinaryIO, TypeVar
 
+import orjson
 from sqlalchemy import select
 
 from smsconsent import csvio
-from smsconsent.domain.clock import parse_ts
 from smsconsent.domain.consent import OPTED_IN, OPTED_OUT, SUBSCRIBED, ContactState
 from smsconsent.domain.events import Event, EventType, agent
-from smsconsent.domain.gate import PURPOSES
-from smsconsent.domain.phones import PhoneNormalizer
-from smsconsent.errors import BadInput
-from smsconsent.services.agents import CONSENT_TYPES
-from smsconsent.services.base import Store, check_text, load_workspace, require_text
+from smsconsent.services import import_rows
+from smsconsent.services.base import Store, load_workspace, require_text
+from smsconsent.services.filtering import _collector_paused
+from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.ledger import FreshEvent, FreshSpec
 
@@ -48,20 +47,6 @@ _END: Any = object()
 BATCH = 10_000
 WORKSPACE_KEY = "sms:workspace"
 SOURCE = "import"
-
-
-@dataclass
-class Row:
-    """One readable row of an import: the original fields, its number, time and details."""
-
-    fields: list[str]
-    phone: str
-    at: str
-    evidence: str | None
-    origin: str | None
-    consent_type: str = "express"
-    purpose: str | None = None
-    list_name: str | None = None
 
 
 @dataclass
@@ -77,8 +62,8 @@ class ImportCounts:
                 "seconds": round(time.perf_counter() - started, 3)}
 
 
-Parse = Callable[[list[str], csvio.CsvShape, PhoneNormalizer, str], Row]
 Decide = Callable[[Row, ContactState, str], "list[Event | FreshEvent] | str | None"]
+Settled = Callable[[dict[str, Any]], bool]
 
 
 def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csvio.TextSink, *,
@@ -95,7 +80,14 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
         return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
                 "evidence": evidence, "origin": origin, "file": file_name}
 
-    opt_out = FreshSpec(EventType.OPTED_OUT, actor, data, 2)
+    return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
+                RowReader("opted_out_at"),
+                _opt_out_decision(FreshSpec(EventType.OPTED_OUT, actor, data, 2)),
+                _opted_out_already)
+
+
+def _opt_out_decision(opt_out: FreshSpec) -> Decide:
+    """The opt-out import's rule for one row (see the module's docstring)."""
 
     def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         current = state.consents.get(WORKSPACE_KEY)
@@ -106,8 +98,15 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
             return None
         return [FreshEvent(opt_out, row.phone, row.at, row.evidence, row.origin)]
 
-    return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
-                _parse_opt_out, decide)
+    return decide
+
+
+def _opted_out_already(stored: dict[str, Any]) -> bool:
+    """Whether a stored state, as plain data, is opted out of the whole workspace: the
+    opt-out import's ``decide`` then answers unchanged, whatever the row. Read from the parsed
+    JSON by key, so a stored form without nulls or without the phone reads the same."""
+    consent = (stored.get("consents") or {}).get(WORKSPACE_KEY)
+    return isinstance(consent, dict) and consent.get("status") == OPTED_OUT
 
 
 def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csvio.TextSink, *,
@@ -126,30 +125,6 @@ def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csv
         ws = load_workspace(conn, workspace)
         lists = set(conn.execute(select(t.contact_lists.c.name).where(
             t.contact_lists.c.workspace_id == ws.id)).scalars())
-
-    def parse(fields: list[str], shape: csvio.CsvShape, norm: PhoneNormalizer, now: str
-              ) -> Row:
-        row = _parse_opt_out(fields, shape, norm, now, "opted_in_at")
-        kind = csvio.field(fields, shape.column("consent_type")) or "express"
-        if kind not in CONSENT_TYPES:
-            raise BadInput(f"consent_type must be one of {', '.join(CONSENT_TYPES)}, not "
-                           f"{kind!r}", code="bad_consent_type")
-        purpose = csvio.field(fields, shape.column("purpose")) or None
-        if purpose is not None and purpose not in PURPOSES:
-            raise BadInput(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}",
-                           code="bad_purpose")
-        row.evidence = row.evidence or default_evidence
-        if row.evidence is None:
-            raise BadInput("no evidence of consent: give an evidence column or --evidence",
-                           code="evidence_required")
-        if purpose == "marketing" and kind != "express_written":
-            raise BadInput("marketing consent must be express_written (TCPA)",
-                           code="marketing_needs_express_written")
-        list_name = csvio.field(fields, shape.column("list")) or None
-        if list_name is not None and list_name not in lists:
-            raise BadInput(f"no contact list named {list_name!r}", code="unknown_list")
-        row.consent_type, row.purpose, row.list_name = kind, purpose, list_name
-        return row
 
     def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         if state.blocked:
@@ -175,8 +150,10 @@ def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csv
                 "list": row.list_name, "evidence": row.evidence, "method": SOURCE}))
         return events or None
 
+    reader = RowReader("opted_in_at", contacts=True, default_evidence=default_evidence,
+                       lists=frozenset(lists))
     return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
-                parse, decide)
+                reader, decide)
 
 
 _REFUSALS = {
@@ -187,9 +164,14 @@ _REFUSALS = {
 
 
 def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, name: str,
-         rejects_name: str | None, progress: csvio.Progress | None, batch: int, parse: Parse,
-         decide: Decide) -> dict[str, Any]:
-    """Check the file, then read, decide and record it batch by batch."""
+         rejects_name: str | None, progress: csvio.Progress | None, batch: int,
+         reader: RowReader, decide: Decide, settled: Settled | None = None) -> dict[str, Any]:
+    """Check the file, then read, decide and record it batch by batch.
+
+    ``settled``, when given, says from a stored state's JSON alone (parsed, never built into
+    a ``ContactState``) that ``decide`` would answer unchanged for any row: a re-import's
+    usual case. Rows it settles skip the state machine; every other row is decided in full.
+    """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
     with store.read() as conn:
@@ -197,43 +179,45 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     shape = csvio.scan(source, name)
     report.start(shape.rows)
     rejects = csvio.RejectsWriter(sink, shape.header)
-    norm = PhoneNormalizer(ws.region)
     counts = ImportCounts()
     now = store.now()
-    refused: list[tuple[list[str], str, str]] = []
-
-    def parsed() -> Iterator[tuple[list[Row], list[tuple[list[str], str, str]]]]:
-        """Each batch with the rows refused while it was read."""
-        for rows in _batches(_parsed(csvio.data_rows(source), shape, parse, norm, now, refused,
-                                     counts), batch):
-            yield rows, refused[:]
-            refused.clear()
-        if refused:
-            yield [], refused[:]
-
-    for (rows, unreadable), last in _with_last(parsed()):
-        for fields, code, message in unreadable:
-            rejects.reject(fields, code, message)
-        counts.rejected += len(unreadable)
-        if not rows:
-            continue
-        with store.write(ws.id) as ledger:
-            ledger.bulk(ending=last)
-            states = ledger.states(r.phone for r in rows)
-            events: list[Event | FreshEvent] = []
-            for row in rows:
-                outcome = decide(row, states[row.phone], now)
-                if isinstance(outcome, str):
-                    rejects.reject(row.fields, outcome, _REFUSALS[outcome])
-                    counts.rejected += 1
-                elif outcome:
-                    events.extend(outcome)
-                    counts.imported += 1
+    batches = import_rows.batches(source, shape, reader, ws.region, now, batch)
+    with _collector_paused(), closing(batches):
+        for (rows, unreadable, read), last in _with_last(batches):
+            counts.rows += read
+            for fields, code, message in unreadable:
+                rejects.reject(fields, code, message)
+            counts.rejected += len(unreadable)
+            if not rows:
+                continue
+            with store.write(ws.id) as ledger:
+                ledger.bulk(ending=last)
+                texts = ledger.stored_texts([r.phone for r in rows])
+                if settled is not None and texts:
+                    kept = [r for r in rows if not _settled(settled, texts.get(r.phone))]
+                    counts.unchanged += len(rows) - len(kept)
                 else:
-                    counts.unchanged += 1
-            ledger.record_many(events)
-        report.advance(len(rows))
+                    kept = rows
+                states = ledger.states([r.phone for r in kept], texts)
+                events: list[Event | FreshEvent] = []
+                for row in kept:
+                    outcome = decide(row, states[row.phone], now)
+                    if isinstance(outcome, str):
+                        rejects.reject(row.fields, outcome, _REFUSALS[outcome])
+                        counts.rejected += 1
+                    elif outcome:
+                        events.extend(outcome)
+                        counts.imported += 1
+                    else:
+                        counts.unchanged += 1
+                ledger.record_many(events)
+            report.advance(len(rows))
     return counts.summary(rejects_name, started)
+
+
+def _settled(settled: Settled, text: str | None) -> bool:
+    """``settled`` on a stored state's JSON text (None: no row, never settled)."""
+    return text is not None and settled(orjson.loads(text))
 
 
 def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
@@ -243,68 +227,3 @@ def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:
         following = next(items, _END)
         yield current, following is _END
         current = following
-
-
-def _parsed(rows: Iterable[list[str]], shape: csvio.CsvShape, parse: Parse,
-            norm: PhoneNormalizer, now: str, refused: list[tuple[list[str], str, str]],
-            counts: ImportCounts) -> Iterator[Row]:
-    width = len(shape.header)
-    for fields in rows:
-        counts.rows += 1
-        try:
-            if len(fields) > width:
-                raise BadInput(f"{len(fields)} fields but the header has {width}",
-                               code="bad_row")
-            fields = csvio.fit(fields, width)
-            yield parse(fields, shape, norm, now)
-        except BadInput as exc:
-            refused.append((fields, exc.code, exc.message))
-
-
-def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
-    """Runs of at most ``size`` rows in which no number appears twice."""
-    current: list[Row] = []
-    phones: set[str] = set()
-    for row in rows:
-        if len(current) >= size or row.phone in phones:
-            yield current
-            current, phones = [], set()
-        current.append(row)
-        phones.add(row.phone)
-    if current:
-        yield current
-
-
-def _parse_opt_out(fields: list[str], shape: csvio.CsvShape, norm: PhoneNormalizer, now: str,
-                   time_column: str = "opted_out_at") -> Row:
-    """The columns both imports share: the number, the time, evidence and the old source."""
-    phone = norm(fields[shape.phone])
-    at = _time(csvio.field(fields, shape.column(time_column)), now, time_column)
-    evidence = _text(csvio.field(fields, shape.column("evidence")), "evidence")
-    origin = _text(csvio.field(fields, shape.column("source")), "source")
-    return Row(fields, phone, at, evidence, origin)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_ts(value: str) -> str:
-    """``parse_ts``, remembered: exports repeat their times (days, whole batches)."""
-    return parse_ts(value)
-
-
-def _time(value: str, now: str, what: str) -> str:
-    if not value:
-        return now
-    try:
-        at = _parse_ts(value)
-    except BadInput:
-        raise BadInput(f"{what} is not an ISO 8601 time: {value!r}", code="bad_time") from None
-    if at > now:
-        raise BadInput(f"{what} {value!r} is in the future", code="future_time")
-    return at
-
-
-def _text(value: str, what: str) -> str | None:
-    if not value:
-        return None
-    check_text(value, what, 2000)
-    return value

@@ -172,7 +172,9 @@ class FreshKind:
         cells = state_row(workspace_id, state, recorded_at)
         if tuple(cells) != CONTACT_COLUMNS:
             raise Unstencillable("state_row's columns changed")
-        self.cells: list[tuple[int, Any]] = []  # (0, constant) | (1, raw slot) | (2, stencil)
+        self._fill_data, self._fill_payload = self.data.filler, self.payload.filler
+        self.cells: list[tuple[int, Any]] = []  # (0, constant) | (1, raw slot) | (2, filler)
+        state_slots: set[int] = set()
         for value in cells.values():
             cell = Stencil(value, width) if isinstance(value, str) else None
             if cell is None or cell.constant:
@@ -180,8 +182,9 @@ class FreshKind:
             elif cell.raw_slot is not None:
                 self.cells.append((1, cell.raw_slot))
             else:
-                self.cells.append((2, cell))
-        self.state_slots = sorted({h for k, x in self.cells if k == 2 for h in x.holes})
+                self.cells.append((2, cell.filler))
+                state_slots.update(cell.holes)
+        self.state_slots = sorted(state_slots)
         self.checked = False
 
     def write(self, seq: int, prev: str, values: tuple[Any, ...]
@@ -191,14 +194,14 @@ class FreshKind:
         for slot in self.state_slots:
             if values[slot] is None:
                 return None
-        encoded = [json_string(values[0]), json_string(values[1]),
-                   *[json_value(v) for v in values[2:]], str(seq), json_string(prev), ""]
-        data_json = self.data.fill_encoded(encoded)
+        encoded = [json_string(v) if v.__class__ is str else json_value(v) for v in values]
+        encoded += (str(seq), json_string(prev), "")
+        data_json = self._fill_data(*encoded)
         encoded[self._data] = json_string(data_json)
-        digest = sha256(self.payload.fill_encoded(encoded).encode()).hexdigest()
+        digest = sha256(self._fill_payload(*encoded).encode()).hexdigest()
         row = (self.workspace_id, seq, self.type, values[0], values[1], self.recorded_at,
                self.spec.actor, None, data_json, digest)
-        new_row = tuple([x if k == 0 else values[x] if k == 1 else x.fill_encoded(encoded)
+        new_row = tuple([x if k == 0 else values[x] if k == 1 else x(*encoded)
                          for k, x in self.cells])
         if not self.checked:
             if (row, new_row) != self._generic(seq, prev, values):
@@ -297,15 +300,29 @@ class Ledger:
                 self._stored.add(phone)
         return self._states[phone]
 
-    def states(self, phones: Iterable[str]) -> dict[str, ContactState]:
-        """Many contacts' states at once, read in chunks (the bulk twin of ``state``)."""
+    def states(self, phones: Iterable[str], texts: dict[str, str] | None = None
+               ) -> dict[str, ContactState]:
+        """Many contacts' states at once, read in chunks (the bulk twin of ``state``).
+
+        ``texts``: what ``stored_texts`` gave in this transaction for all of ``phones`` (a
+        phone not in it has no row), so they are not read twice.
+        """
         wanted = [p for p in dict.fromkeys(phones) if p not in self._states]
-        for phone, state in stored_states(self.conn, self.workspace_id, wanted):
-            self._states[phone] = state
+        found = stored_texts(self.conn, self.workspace_id, wanted) if texts is None \
+            else ((p, texts[p]) for p in wanted if p in texts)
+        for phone, text in found:
+            self._states[phone] = ContactState.from_dict(json.loads(text), phone)
             self._stored.add(phone)
         for phone in wanted:
             self._states.setdefault(phone, ContactState(phone))
         return self._states
+
+    def stored_texts(self, phones: Iterable[str]) -> dict[str, str]:
+        """The stored state JSON of those of ``phones`` that have a row and are not held in
+        this transaction (a caller that can decide from the text alone need not build the
+        states; ``states`` takes the answer back)."""
+        wanted = [p for p in dict.fromkeys(phones) if p not in self._states]
+        return dict(stored_texts(self.conn, self.workspace_id, wanted))
 
     # -- events --------------------------------------------------------------------------------
     def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
@@ -361,18 +378,22 @@ class Ledger:
         seq, prev, now, ws = self.head_seq, self.head_hash, self.recorded_at, self.workspace_id
         states, stored = self._states, self._stored
         late: set[str] = set()
+        spec: FreshSpec | None = None
+        kind: FreshKind | None = None
         for item in events:
             seq += 1
             if isinstance(item, FreshEvent):
                 phone = item.contact
                 state = states.get(phone) or self.state(phone)
-                kind = self._kind(item.spec)
+                if item.spec is not spec:  # one kind after another, as a rule
+                    spec = item.spec
+                    kind = self._kind(spec)
                 written = None
                 if kind is not None and state.last_at is None and phone not in stored \
                         and phone not in pending:
                     written = kind.write(seq, prev, item.values)
                     if written is None:
-                        self._kinds[item.spec] = None
+                        self._kinds[spec] = kind = None
                 if written is not None:
                     row, digest, new_row = written
                     rows.append(row)
@@ -535,9 +556,10 @@ _STORED_STATES = {
 }
 
 
-def stored_states(conn: Connection, workspace_id: int, phones: Sequence[str]
-                  ) -> Iterator[tuple[str, ContactState]]:
-    """The stored states of those of ``phones`` that have one, ``LOOKUP_CHUNK`` at a time."""
+def stored_texts(conn: Connection, workspace_id: int, phones: Sequence[str]
+                 ) -> Iterator[tuple[str, str]]:
+    """The stored state JSON of those of ``phones`` that have one, ``LOOKUP_CHUNK`` at a
+    time."""
     sql = _STORED_STATES[conn.dialect.name]
     for start in range(0, len(phones), LOOKUP_CHUNK):
         chunk = list(phones[start:start + LOOKUP_CHUNK])
@@ -547,8 +569,7 @@ def stored_states(conn: Connection, workspace_id: int, phones: Sequence[str]
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        for phone, state in rows:
-            yield phone, ContactState.from_dict(json.loads(state), phone)
+        yield from rows
 
 
 def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:
