@@ -22,7 +22,7 @@ from sqlalchemy import text
 from smsconsent import services
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.phones import normalize_phone
-from smsconsent.services import Store, filter_helper
+from smsconsent.services import Store, filter_helper, filtering
 from smsconsent.storage.views import ViewMoved, shared_reading
 
 OURS, OTHER = "+15557654321", "+15557654322"
@@ -212,18 +212,22 @@ _crlf = st.sampled_from(["\n", "\r\n"])
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(_blank_or_row, min_size=1, max_size=40), chunk=st.integers(1, 12),
        share=st.floats(0.05, 0.95), purpose=st.sampled_from(PURPOSES),
-       list_name=st.sampled_from([None, "deals", "news"]), newline=_crlf)
+       list_name=st.sampled_from([None, "deals", "news"]), newline=_crlf,
+       in_memory=st.sampled_from([0, 1, 3, 1_000_000]))
 def test_two_processes_write_what_one_writes(
         ledger: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture, rows: list[list[str]], chunk: int, share: float,
-        purpose: str, list_name: str | None, newline: str) -> None:
+        purpose: str, list_name: str | None, newline: str, in_memory: int) -> None:
     """Any file, cut anywhere: quoted line breaks (then one process goes on alone), blank
-    lines, invalid and short rows, and numbers repeated on both sides of the cut."""
+    lines, invalid and short rows, and numbers repeated on both sides of the cut; and with
+    the numbers met moved to the temporary table after ``in_memory`` of them."""
     caplog.set_level(logging.INFO, logger=SPLIT_LOG)
     monkeypatch.setattr(filter_helper, "HEAD_SHARE", share)
     path = tmp_path / "recipients.csv"
     path.write_bytes(_file(rows).replace(b"\r\n", newline.encode()))
     one = _run_file(ledger, path, purpose, list_name, chunk, split_rows=None)
+    monkeypatch.setattr(filtering, "SEEN_IN_MEMORY", in_memory)
+    assert _run_file(ledger, path, purpose, list_name, chunk, split_rows=None) == one
     assert not _how(caplog)
     assert _run_file(ledger, path, purpose, list_name, chunk, split_rows=1) == one
     assert len(_how(caplog)) <= 1

@@ -230,6 +230,7 @@ def _help(job: Job, conn: Connection) -> None:
                 part.judge(tail.chunks(task.chunk), lookups)
             finally:
                 tail.close()
+                part.close()
     finally:
         sendable.close()
         refused.close()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import json
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -45,8 +46,11 @@ from smsconsent.errors import InvalidPhone, NotFound
 from smsconsent.services.base import Store, load_workspace_by_id, our_number, parse_sender
 from smsconsent.services.sending import _known_list, _purpose
 from smsconsent.storage import tables as t
+from smsconsent.storage.database import CACHE_KIB
 from smsconsent.storage.views import shared_reading
 
+SEEN_IN_MEMORY = 1_000_000  # numbers kept in a set (~70 MB); more go to a temporary table
+LOOKUP_CACHE_KIB = 8192  # SQLite's page cache for a filter's lookups (not the default 64 MiB)
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
 LOOKUP = 2_000  # phones per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits
 
@@ -61,17 +65,63 @@ _DETAILS = {
 
 
 class SeenNumbers:
-    """The numbers met so far, for ``duplicate``: kept as integers (about 70 bytes each)."""
+    """The numbers met so far, for ``duplicate``.
 
-    def __init__(self) -> None:
+    The latest of them are integers in a set (about 70 bytes each, one C call a row); past
+    ``limit`` they move to a table in a temporary SQLite file (about 10 bytes each, on disk,
+    a little page cache), asked about once per chunk (``older``). So a file of any size takes
+    bounded memory, and one of up to ``limit`` distinct numbers never touches the table.
+    """
+
+    def __init__(self, limit: int) -> None:
         self._seen: set[int] = set()
+        self._limit = limit
+        self._old: sqlite3.Connection | None = None
+
+    @property
+    def spilled(self) -> bool:
+        """Whether some numbers are in the table (then ``older`` must be asked)."""
+        return self._old is not None
 
     def add(self, phone: str) -> bool:
-        """Remember ``phone``; False when it was already there."""
+        """Remember ``phone``; False when it was already in the set (not the table)."""
         seen = self._seen
         before = len(seen)
-        seen.add(int(phone[1:]) if phone[0] == "+" else -int(phone))
+        seen.add(_key(phone))
         return len(seen) > before
+
+    def older(self, phones: list[str]) -> set[str]:
+        """Those of ``phones`` that are in the table."""
+        if self._old is None or not phones:
+            return set()
+        keys = json.dumps([_key(p) for p in phones])
+        found = {n for (n,) in self._old.execute(_OLDER, (keys,))}
+        return {p for p in phones if _key(p) in found}
+
+    def settle(self) -> None:
+        """Between chunks: move the set to the table once it holds more than ``limit``."""
+        if len(self._seen) <= self._limit:
+            return
+        if self._old is None:
+            self._old = sqlite3.connect("")  # a temporary file, deleted when closed
+            self._old.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
+                "CREATE TABLE seen (n INTEGER PRIMARY KEY);")
+        self._old.executemany("INSERT OR IGNORE INTO seen VALUES (?)",
+                              ((n,) for n in sorted(self._seen)))
+        self._seen.clear()
+
+    def close(self) -> None:
+        if self._old is not None:
+            self._old.close()
+            self._old = None
+
+
+def _key(phone: str) -> int:
+    return int(phone[1:]) if phone[0] == "+" else -int(phone)
+
+
+_OLDER = "SELECT j.value FROM json_each(?) AS j JOIN seen ON seen.n = j.value"
 
 
 Verdict = tuple[bool, str, str]  # allowed, reason, detail
@@ -189,7 +239,7 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
     header = list(shape.header)
     header[shape.phone] = "phone"
     task = Task(number.number, number.campaign, purpose, ws.policy, list_name, exact,
-                ws.region, len(shape.header), shape.phone, chunk)
+                ws.region, len(shape.header), shape.phone, chunk, SEEN_IN_MEMORY)
     part = Part(task, csvio.RowsWriter(sendable, header),
                 csvio.RejectsWriter(refused, shape.header), report)
     helper = None
@@ -208,6 +258,7 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
                 part.judge(rows.chunks(chunk), lookups)
         finally:
             rows.close()
+            part.close()
             if helper is not None:
                 helper.close()
     return {"rows": part.rows, "sendable": part.out.count, "refused": part.rejects.count,
@@ -231,6 +282,7 @@ class Task:
     width: int  # fields in the header
     phone: int  # where the number is
     chunk: int
+    seen_limit: int  # numbers kept in memory (``SeenNumbers``)
 
     def judge(self) -> Judge:
         return Judge(self.sender, self.campaign, self.purpose, self.policy, self.list_name,
@@ -246,7 +298,7 @@ class Part:
                  report: csvio.Progress) -> None:
         self.task, self.out, self.rejects, self.report = task, out, rejects, report
         self.judge_ = task.judge()
-        self.norm, self.seen = PhoneNormalizer(task.region), SeenNumbers()
+        self.norm, self.seen = PhoneNormalizer(task.region), SeenNumbers(task.seen_limit)
         self.reasons = Counter[str]()
         self.rows = 0
 
@@ -266,10 +318,14 @@ class Part:
         if pending is not None:
             self.finish(pending, lookups.answer())
 
+    def close(self) -> None:
+        self.seen.close()
+
     def remember(self, chunks: Iterator[list[list[str]]]) -> None:
         """Only note the numbers of ``chunks`` as seen, as ``screen`` would."""
         width, at, norm, first = self.task.width, self.task.phone, self.norm, self.seen.add
         for fields_chunk in chunks:
+            self.seen.settle()
             for fields in fields_chunk:
                 if len(fields) > width:
                     continue
@@ -285,6 +341,7 @@ class Part:
         wanted: list[str] = []
         keep, want, first = judged.append, wanted.append, self.seen.add
         width, at, norm = self.task.width, self.task.phone, self.norm
+        self.seen.settle()
         for fields in fields_chunk:
             if len(fields) > width:
                 keep((fields, "", "bad_row"))
@@ -299,6 +356,10 @@ class Part:
                 keep((fields, phone, None))
             else:
                 keep((fields, phone, "duplicate"))
+        if self.seen.spilled and (older := self.seen.older(wanted)):
+            wanted = [phone for phone in wanted if phone not in older]
+            judged = [(fields, phone, "duplicate" if why is None and phone in older else why)
+                      for fields, phone, why in judged]
         return judged, wanted
 
     def finish(self, judged: Screened, states: dict[str, str]) -> None:
@@ -405,8 +466,16 @@ class _Lookups:
         try:
             with self._reading() as conn:
                 cursor = conn.connection.cursor()
-                while (phones := self._asked.get()) is not None:
-                    self._answers.put(_stored(cursor, conn.dialect, self._workspace_id, phones))
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite:  # the lookups are random: the OS's cache serves them as well
+                    cursor.execute(f"PRAGMA cache_size=-{LOOKUP_CACHE_KIB}")
+                try:
+                    while (phones := self._asked.get()) is not None:
+                        self._answers.put(_stored(cursor, conn.dialect, self._workspace_id,
+                                                  phones))
+                finally:
+                    if sqlite:
+                        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         except BaseException as exc:  # handed to the reading thread, which raises it
             self._token.put(exc)
             self._answers.put(exc)
