@@ -49,7 +49,7 @@ from smsconsent.storage import tables as t
 from smsconsent.storage.database import CACHE_KIB
 from smsconsent.storage.views import shared_reading
 
-SEEN_IN_MEMORY = 1_000_000  # numbers kept in a set (~70 MB); more go to a temporary table
+SEEN_IN_MEMORY = 600_000  # numbers kept in a set (~35 MB); more go to a temporary table
 LOOKUP_CACHE_KIB = 8192  # SQLite's page cache for a filter's lookups (not the default 64 MiB)
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
 LOOKUP = 2_000  # phones per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits
@@ -67,16 +67,19 @@ _DETAILS = {
 class SeenNumbers:
     """The numbers met so far, for ``duplicate``.
 
-    The latest of them are integers in a set (about 70 bytes each, one C call a row); past
+    The latest of them are integers in a set (about 60 bytes each, one C call a row); past
     ``limit`` they move to a table in a temporary SQLite file (about 10 bytes each, on disk,
-    a little page cache), asked about once per chunk (``older``). So a file of any size takes
-    bounded memory, and one of up to ``limit`` distinct numbers never touches the table.
+    a little page cache), with a bitmap of them in front (8 MiB, one bit per number modulo a
+    prime) so that the table is asked, once per chunk (``older``), only about the few numbers
+    whose bit is set. A file of any size takes bounded memory, and one of up to ``limit``
+    distinct numbers never touches the table.
     """
 
     def __init__(self, limit: int) -> None:
         self._seen: set[int] = set()
         self._limit = limit
         self._old: sqlite3.Connection | None = None
+        self._bits = bytearray()
 
     @property
     def spilled(self) -> bool:
@@ -94,9 +97,17 @@ class SeenNumbers:
         """Those of ``phones`` that are in the table."""
         if self._old is None or not phones:
             return set()
-        keys = json.dumps([_key(p) for p in phones])
-        found = {n for (n,) in self._old.execute(_OLDER, (keys,))}
-        return {p for p in phones if _key(p) in found}
+        bits, prime = self._bits, _PRIME
+        maybe = {}
+        for phone in phones:
+            key = _key(phone)
+            at = key % prime
+            if bits[at >> 3] & (1 << (at & 7)):
+                maybe[key] = phone
+        if not maybe:
+            return set()
+        found = self._old.execute(_OLDER, (json.dumps(list(maybe)),))
+        return {maybe[n] for (n,) in found}
 
     def settle(self) -> None:
         """Between chunks: move the set to the table once it holds more than ``limit``."""
@@ -107,8 +118,13 @@ class SeenNumbers:
             self._old.executescript(
                 "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
                 "CREATE TABLE seen (n INTEGER PRIMARY KEY);")
-        self._old.executemany("INSERT OR IGNORE INTO seen VALUES (?)",
-                              ((n,) for n in sorted(self._seen)))
+            self._bits = bytearray((_PRIME >> 3) + 1)
+        bits, prime = self._bits, _PRIME
+        for key in self._seen:
+            at = key % prime
+            bits[at >> 3] |= 1 << (at & 7)
+        self._old.execute("INSERT OR IGNORE INTO seen SELECT value FROM json_each(?)",
+                          (json.dumps(sorted(self._seen)),))
         self._seen.clear()
 
     def close(self) -> None:
@@ -121,6 +137,7 @@ def _key(phone: str) -> int:
     return int(phone[1:]) if phone[0] == "+" else -int(phone)
 
 
+_PRIME = 67_108_859  # the largest prime below 2**26: the bitmap's size in bits
 _OLDER = "SELECT j.value FROM json_each(?) AS j JOIN seen ON seen.n = j.value"
 
 
