@@ -49,7 +49,7 @@ from smsconsent.storage import tables as t
 from smsconsent.storage.database import CACHE_KIB
 from smsconsent.storage.views import shared_reading
 
-SEEN_IN_MEMORY = 600_000  # numbers kept in a set (~35 MB); more go to a temporary table
+SEEN_IN_MEMORY = 1_000_000  # numbers kept in a set (~65 MB); more go to a temporary table
 LOOKUP_CACHE_KIB = 8192  # SQLite's page cache for a filter's lookups (not the default 64 MiB)
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
 LOOKUP = 2_000  # phones per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits
