@@ -9,6 +9,7 @@ in a thousand is unreadable.
 from __future__ import annotations
 
 import csv
+import subprocess
 import sys
 from pathlib import Path
 
@@ -63,26 +64,59 @@ if __name__ == "__main__":
 
 
 def run_cli(db: str, *args: str) -> dict[str, object]:
-    """Run the real ``smsconsent`` command; its summary JSON plus wall time and peak RSS."""
+    """Run the real ``smsconsent`` command; its summary JSON plus wall time, CPU seconds (its
+    processes, helpers included), the peak of their resident memory summed (sampled from /proc
+    every 20 ms) and the load average when it began."""
     import json
     import os
     import resource
-    import subprocess
+    import threading
     import time
 
     env = {**os.environ, "SMSCONSENT_DB": db, "SMSCONSENT_WORKSPACE": "bench"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "smsconsent.cli", *args], env=env,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.Popen([sys.executable, "-m", "smsconsent.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+    sampler = threading.Thread(target=_sample_rss, args=(proc, peak), daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
     wall = time.perf_counter() - started
+    sampler.join()
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, proc.args, out, err)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result: dict[str, object] = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    result: dict[str, object] = json.loads(out) if out.strip() else {}
     result.update(wall_seconds=round(wall, 2),
                   cpu_seconds=round(after.ru_utime + after.ru_stime
                                     - before.ru_utime - before.ru_stime, 2),
-                  peak_rss_mb=round(after.ru_maxrss / 1024, 1))
+                  peak_rss_mb=round(peak[0] / 1024, 1), load_average=load)
     return result
+
+
+def _sample_rss(proc: subprocess.Popen[str], peak: list[int]) -> None:
+    """The largest sum of VmRSS (KiB) over ``proc`` and its descendants, until it ends."""
+    import time
+
+    pid = proc.pid
+    while proc.poll() is None:
+        total, todo = 0, [pid]
+        while todo:
+            current = todo.pop()
+            try:
+                with open(f"/proc/{current}/status") as status:
+                    for line in status:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+                            break
+                with open(f"/proc/{current}/task/{current}/children") as children:
+                    todo.extend(int(c) for c in children.read().split())
+            except (OSError, ValueError):
+                continue
+        peak[0] = max(peak[0], total)
+        time.sleep(0.02)
 
 
 def workspace(db: str) -> None:

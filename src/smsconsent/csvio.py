@@ -69,10 +69,6 @@ def _blank(row: list[str]) -> bool:
     return not "".join(row).strip()
 
 
-def _text(source: BinaryIO) -> io.TextIOWrapper:
-    return io.TextIOWrapper(source, encoding=ENCODING, errors="strict", newline="")
-
-
 def scan(source: BinaryIO, name: str = "the file") -> CsvShape:
     """Check the whole file before anything is done with it; rewinds it.
 
@@ -128,25 +124,129 @@ def data_chunks(source: BinaryIO, size: int, *, header: bool = False
                 ) -> Generator[list[list[str]], None, None]:
     """``data_rows`` in lists of at most ``size`` rows, each list read by one call into the
     C parser (a per-row generator costs more than parsing the row)."""
-    if csv.field_size_limit() < MAX_FIELD:
-        csv.field_size_limit(MAX_FIELD)
-    text = _text(source)
+    rows = ChunkReader(source)
     try:
-        reader = csv.reader(text)
-        for row in reader:
-            if not _blank(row):
-                break
-        else:
-            return
         if header:
-            yield [row]
+            if rows.header is not None:
+                yield [rows.header]
             return
-        while got := list(islice(reader, size)):
+        yield from rows.chunks(size)
+    finally:
+        rows.close()
+
+
+class ChunkReader:
+    """A file's rows in chunks, and how many lines of it the parser has read (``line``).
+
+    From the start of the file (``start=0``) the first non-blank row is the header and is
+    taken at once; from a later ``start`` (the byte just after a line end, see ``find_cut``)
+    every row is data, decoded as plain UTF-8 (a BOM there is text, as it is to one reader of
+    the whole file). Blank rows are skipped.
+    """
+
+    def __init__(self, source: BinaryIO, start: int = 0) -> None:
+        if csv.field_size_limit() < MAX_FIELD:
+            csv.field_size_limit(MAX_FIELD)
+        if start:
+            source.seek(start)
+        self._text = io.TextIOWrapper(source, encoding=ENCODING if start == 0 else "utf-8",
+                                      errors="strict", newline="")
+        self._reader = csv.reader(self._text)
+        self.header: list[str] | None = None
+        if start == 0:
+            try:
+                for row in self._reader:
+                    if not _blank(row):
+                        self.header = row
+                        break
+            except BaseException:
+                self.close()
+                raise
+
+    @property
+    def line(self) -> int:
+        """Lines read so far, counted from ``start`` (``\n``, ``\r\n`` and ``\r`` end one)."""
+        return self._reader.line_num
+
+    def chunks(self, size: int, until: int | None = None
+               ) -> Generator[list[list[str]], None, None]:
+        """Lists of at most ``size`` rows; with ``until``, no row is begun at or after that
+        line, so the last one read ends on it exactly when a record ends there (``line ==
+        until``), or runs past it (``line > until``)."""
+        reader = self._reader
+        while True:
+            want = size if until is None else min(size, until - reader.line_num)
+            if want <= 0:
+                return
+            got = list(islice(reader, want))
+            if not got:
+                return
             rows = [row for row in got if not _blank(row)]
             if rows:
                 yield rows
+
+    def close(self) -> None:
+        """Let go of the source without closing it (the caller owns it)."""
+        self._text.detach()
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where a file can be cut in two for two readers: ``offset`` is the byte just after a
+    line end, ``lines`` the number of lines before it (as ``ChunkReader.line`` counts them).
+
+    The cut is between two records only if no quoted field runs across it. ``find_cut``
+    makes that likely (an even number of quote characters before it); a reader of the
+    first part proves it, or not, when it gets there (``ChunkReader.chunks(until=lines)``).
+    """
+
+    offset: int
+    lines: int
+
+
+def find_cut(source: BinaryIO, share: float, *, search: int = 1 << 20) -> Cut | None:
+    """The first line start at or after ``share`` of the file's bytes with an even number of
+    quote characters before it, within ``search`` bytes; None when there is none (or nothing
+    after it). Rewinds ``source``."""
+    source.seek(0, io.SEEK_END)
+    size = source.tell()
+    target = int(size * share)
+    source.seek(0)
+    quotes = lf = cr = crlf = pos = 0
+    last = b""
+    try:
+        while block := source.read(1 << 20):
+            crlf += last == b"\r" and block[:1] == b"\n"
+            last = block[-1:]
+            end = pos + len(block)
+            if end <= target:
+                quotes += block.count(b'"')
+                lf, cr, crlf = lf + block.count(b"\n"), cr + block.count(b"\r"), \
+                    crlf + block.count(b"\r\n")
+                pos = end
+                continue
+            done = 0
+            at = max(0, target - pos)
+            while (i := block.find(b"\n", at)) >= 0:
+                part = block[done:i + 1]
+                quotes += part.count(b'"')
+                lf, cr, crlf = lf + part.count(b"\n"), cr + part.count(b"\r"), \
+                    crlf + part.count(b"\r\n")
+                done = at = i + 1
+                if pos + done >= size:
+                    return None
+                if quotes % 2 == 0:
+                    return Cut(pos + done, lf + cr - crlf)
+            part = block[done:]
+            quotes += part.count(b'"')
+            lf, cr, crlf = lf + part.count(b"\n"), cr + part.count(b"\r"), \
+                crlf + part.count(b"\r\n")
+            pos = end
+            if pos > target + search:
+                return None
+        return None
     finally:
-        text.detach()
+        source.seek(0)
 
 
 def open_input(path: str | Path) -> BinaryIO:
@@ -182,11 +282,13 @@ class LazyFile:
 class RowsWriter:
     """A CSV writer that counts what it writes; ``extra`` columns are added to the header."""
 
-    def __init__(self, sink: TextSink, header: list[str], extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, sink: TextSink, header: list[str], extra: tuple[str, ...] = (), *,
+                 heading: bool = True) -> None:
         self.width = len(header)
         self._sink = sink
         self._writer = csv.writer(sink, lineterminator="\n")
-        self._writer.writerow([*header, *extra])
+        if heading:
+            self._writer.writerow([*header, *extra])
         self._buffer = io.StringIO()
         self._buffered = csv.writer(self._buffer, lineterminator="\n")
         self.count = 0
@@ -204,12 +306,18 @@ class RowsWriter:
         self._buffer.truncate()
         self.count += len(rows)
 
+    def append(self, text: TextIO, count: int) -> None:
+        """``count`` rows another writer formatted (with no header), copied as they are."""
+        while block := text.read(1 << 20):
+            self._sink.write(block)
+        self.count += count
+
 
 class RejectsWriter(RowsWriter):
     """Writes a refused row as it came (padded to the header), plus ``reason`` and ``detail``."""
 
-    def __init__(self, sink: TextSink, header: list[str]) -> None:
-        super().__init__(sink, header, ("reason", "detail"))
+    def __init__(self, sink: TextSink, header: list[str], *, heading: bool = True) -> None:
+        super().__init__(sink, header, ("reason", "detail"), heading=heading)
 
     def reject(self, row: list[str], reason: str, detail: str) -> None:
         self.write(self.line(row, reason, detail))

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from smsconsent import services
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.phones import normalize_phone
-from smsconsent.services import Store
+from smsconsent.services import Store, filter_helper, filtering
+from smsconsent.storage.views import ViewMoved, shared_reading
 
 OURS, OTHER = "+15557654321", "+15557654322"
 
@@ -176,3 +180,155 @@ def test_a_row_too_short_to_hold_the_number_is_refused(ledger: Store) -> None:
     assert summary["by_reason"] == {"invalid_phone": 1}
     assert refused.splitlines()[1] == "alice,,,invalid_phone,phone number is empty"
     assert sendable.splitlines() == ["name,phone,note", "bob,+15551230017,x"]
+
+
+# Two processes (services/filter_helper.py): the same bytes as one.
+
+SPLIT_LOG = "smsconsent.services.filter_helper"
+
+
+def _run_file(store: Store, path: Path, purpose: str, list_name: str | None, chunk: int,
+              split_rows: int | None) -> tuple[str, str, dict[str, Any]]:
+    sendable, refused = io.StringIO(), io.StringIO()
+    with path.open("rb") as source:
+        summary = services.filter_recipients(store, source, sendable, refused, sender=OURS,
+                                             purpose=purpose, list_name=list_name,
+                                             chunk=chunk, split_rows=split_rows)
+    summary.pop("seconds")
+    return sendable.getvalue(), refused.getvalue(), summary
+
+
+def _how(caplog: pytest.LogCaptureFixture) -> list[str]:
+    found = [r.getMessage() for r in caplog.records if r.name == SPLIT_LOG]
+    caplog.clear()
+    return found
+
+
+_blank_or_row = st.one_of(_row, st.just([]), st.just([""]))
+_crlf = st.sampled_from(["\n", "\r\n"])
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_blank_or_row, min_size=1, max_size=40), chunk=st.integers(1, 12),
+       share=st.floats(0.05, 0.95), purpose=st.sampled_from(PURPOSES),
+       list_name=st.sampled_from([None, "deals", "news"]), newline=_crlf,
+       in_memory=st.sampled_from([0, 1, 3, 1_000_000]))
+def test_two_processes_write_what_one_writes(
+        ledger: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture, rows: list[list[str]], chunk: int, share: float,
+        purpose: str, list_name: str | None, newline: str, in_memory: int) -> None:
+    """Any file, cut anywhere: quoted line breaks (then one process goes on alone), blank
+    lines, invalid and short rows, and numbers repeated on both sides of the cut; and with
+    the numbers met moved to the temporary table after ``in_memory`` of them."""
+    caplog.set_level(logging.INFO, logger=SPLIT_LOG)
+    monkeypatch.setattr(filter_helper, "HEAD_SHARE", share)
+    path = tmp_path / "recipients.csv"
+    path.write_bytes(_file(rows).replace(b"\r\n", newline.encode()))
+    one = _run_file(ledger, path, purpose, list_name, chunk, split_rows=None)
+    monkeypatch.setattr(filtering, "SEEN_IN_MEMORY", in_memory)
+    assert _run_file(ledger, path, purpose, list_name, chunk, split_rows=None) == one
+    assert not _how(caplog)
+    assert _run_file(ledger, path, purpose, list_name, chunk, split_rows=1) == one
+    assert len(_how(caplog)) <= 1
+
+
+def _cut_file(path: Path, head: list[list[str]], tail: list[list[str]]) -> None:
+    """A file whose cut (at HEAD_SHARE 0.5) falls after the first row of ``tail``: blank
+    lines after the tail make it as long as the head."""
+    before = _file(head)
+    after = io.StringIO()
+    csv.writer(after).writerows(tail)
+    pad = len(before) - len(after.getvalue().encode())
+    assert pad >= 0
+    path.write_bytes(before + after.getvalue().encode() + b"\n" * pad)
+
+
+def test_duplicates_across_the_cut(ledger: Store, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch,
+                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A number first seen before the cut is a duplicate after it, however it is written;
+    the helper's part is judged in the helper (two processes) and appended."""
+    caplog.set_level(logging.INFO, logger=SPLIT_LOG)
+    monkeypatch.setattr(filter_helper, "HEAD_SHARE", 0.5)
+    head = [["a", _written(n, n % 4), "x" * 30] for n in range(18)]
+    tail = [["b", _written(n, (n + 1) % 4), "y"] for n in (0, 2, 5, 9, 17, 19, 19)]
+    path = tmp_path / "r.csv"
+    _cut_file(path, head, tail)
+    for purpose in PURPOSES:
+        one = _run_file(ledger, path, purpose, None, 4, split_rows=None)
+        two = _run_file(ledger, path, purpose, None, 4, split_rows=1)
+        assert _how(caplog) == ["filter: two processes, cut after line 20"]
+        assert two == one
+        assert one[2]["by_reason"]["duplicate"] == 6
+
+
+def test_a_quoted_line_break_across_the_cut(ledger: Store, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """When a quoted field runs across the cut, one process judges the whole file, the same
+    way; an even count of quotes before the cut is only a guess, the reader proves it."""
+    caplog.set_level(logging.INFO, logger=SPLIT_LOG)
+    monkeypatch.setattr(filter_helper, "HEAD_SHARE", 0.5)
+    lines = ["name,phone,note"] + [f"a,{_contact(n)},x" for n in range(10)]
+    lines += ['x"y,+15551230011,z', '"multi', 'line",+15551230012,w']  # 2 quotes before the
+    lines += [f"c,{_contact(n)},y" for n in range(6)]                   # break: even
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join(lines) + "\n")
+    one = _run_file(ledger, path, "marketing", None, 3, split_rows=None)
+    for step in range(1, 20):
+        monkeypatch.setattr(filter_helper, "HEAD_SHARE", step / 20)
+        assert _run_file(ledger, path, "marketing", None, 3, split_rows=1) == one
+    told = _how(caplog)
+    assert "filter: one process (a quoted field runs across the cut)" in told
+    assert any(line.startswith("filter: two processes") for line in told), told
+
+
+def test_a_moved_ledger_is_not_shared(store: Store) -> None:
+    """On SQLite the helper's view is the parent's only while the workspace's ledger has not
+    moved; on PostgreSQL it is the exported snapshot whatever happens after."""
+    _ledger(store)
+    with store.read() as conn:
+        ws = conn.execute(text("SELECT id FROM workspaces WHERE name = 'default'")).scalar_one()
+    with shared_reading(store.engine, ws) as (first, token):
+        before = first.execute(text("SELECT count(*) FROM contacts")).scalar_one()
+        services.opt_out(store, "default", _contact(30), by="a")
+        if store.engine.dialect.name == "sqlite":
+            with pytest.raises(ViewMoved), shared_reading(store.engine, ws, token):
+                pass
+        else:
+            with shared_reading(store.engine, ws, token) as (second, same):
+                assert same == token
+                assert second.execute(text("SELECT count(*) FROM contacts")
+                                      ).scalar_one() == before
+    with shared_reading(store.engine, ws) as (_, token), \
+            shared_reading(store.engine, ws, token) as (_, again):
+        assert again == token
+
+
+class _Counted:
+    def __init__(self) -> None:
+        self.total, self.done = -1, 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+
+
+def test_progress_counts_the_helpers_rows(ledger: Store, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """The progress bar is told of every judged row, the helper's (sent on its pipe) too."""
+    caplog.set_level(logging.INFO, logger=SPLIT_LOG)
+    monkeypatch.setattr(filter_helper, "HEAD_SHARE", 0.3)
+    path = tmp_path / "r.csv"
+    path.write_bytes(_file([["a", _written(n % 21, n % 4), "b"] for n in range(500)]))
+    counted = _Counted()
+    with path.open("rb") as source:
+        summary = services.filter_recipients(ledger, source, io.StringIO(), io.StringIO(),
+                                             sender=OURS, chunk=7, split_rows=1,
+                                             progress=counted)
+    assert _how(caplog)[0].startswith("filter: two processes")
+    assert counted.total == counted.done == summary["rows"] == 500

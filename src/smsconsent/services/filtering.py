@@ -24,15 +24,17 @@ from __future__ import annotations
 import gc
 import json
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import orjson
-from sqlalchemy import Dialect, bindparam, func, select
+from sqlalchemy import Connection, Dialect, bindparam, func, select
 
 from smsconsent import csvio
 from smsconsent.domain.consent import OPTED_OUT, Consent, ContactState, Subscription
@@ -44,7 +46,11 @@ from smsconsent.errors import InvalidPhone, NotFound
 from smsconsent.services.base import Store, load_workspace_by_id, our_number, parse_sender
 from smsconsent.services.sending import _known_list, _purpose
 from smsconsent.storage import tables as t
+from smsconsent.storage.database import CACHE_KIB
+from smsconsent.storage.views import shared_reading
 
+SEEN_IN_MEMORY = 1_000_000  # numbers kept in a set (~65 MB); more go to a temporary table
+LOOKUP_CACHE_KIB = 8192  # SQLite's page cache for a filter's lookups (not the default 64 MiB)
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
 LOOKUP = 2_000  # phones per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits
 
@@ -59,17 +65,80 @@ _DETAILS = {
 
 
 class SeenNumbers:
-    """The numbers met so far, for ``duplicate``: kept as integers (about 70 bytes each)."""
+    """The numbers met so far, for ``duplicate``.
 
-    def __init__(self) -> None:
+    The latest of them are integers in a set (about 60 bytes each, one C call a row); past
+    ``limit`` they move to a table in a temporary SQLite file (about 10 bytes each, on disk,
+    a little page cache), with a bitmap of them in front (8 MiB, one bit per number modulo a
+    prime) so that the table is asked, once per chunk (``older``), only about the few numbers
+    whose bit is set. A file of any size takes bounded memory, and one of up to ``limit``
+    distinct numbers never touches the table.
+    """
+
+    def __init__(self, limit: int) -> None:
         self._seen: set[int] = set()
+        self._limit = limit
+        self._old: sqlite3.Connection | None = None
+        self._bits = bytearray()
+
+    @property
+    def spilled(self) -> bool:
+        """Whether some numbers are in the table (then ``older`` must be asked)."""
+        return self._old is not None
 
     def add(self, phone: str) -> bool:
-        """Remember ``phone``; False when it was already there."""
+        """Remember ``phone``; False when it was already in the set (not the table)."""
         seen = self._seen
         before = len(seen)
-        seen.add(int(phone[1:]) if phone[0] == "+" else -int(phone))
+        seen.add(_key(phone))
         return len(seen) > before
+
+    def older(self, phones: list[str]) -> set[str]:
+        """Those of ``phones`` that are in the table."""
+        if self._old is None or not phones:
+            return set()
+        bits, prime = self._bits, _PRIME
+        maybe = {}
+        for phone in phones:
+            key = _key(phone)
+            at = key % prime
+            if bits[at >> 3] & (1 << (at & 7)):
+                maybe[key] = phone
+        if not maybe:
+            return set()
+        found = self._old.execute(_OLDER, (json.dumps(list(maybe)),))
+        return {maybe[n] for (n,) in found}
+
+    def settle(self) -> None:
+        """Between chunks: move the set to the table once it holds more than ``limit``."""
+        if len(self._seen) <= self._limit:
+            return
+        if self._old is None:
+            self._old = sqlite3.connect("")  # a temporary file, deleted when closed
+            self._old.executescript(
+                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
+                "CREATE TABLE seen (n INTEGER PRIMARY KEY);")
+            self._bits = bytearray((_PRIME >> 3) + 1)
+        bits, prime = self._bits, _PRIME
+        for key in self._seen:
+            at = key % prime
+            bits[at >> 3] |= 1 << (at & 7)
+        self._old.execute("INSERT OR IGNORE INTO seen SELECT value FROM json_each(?)",
+                          (json.dumps(sorted(self._seen)),))
+        self._seen.clear()
+
+    def close(self) -> None:
+        if self._old is not None:
+            self._old.close()
+            self._old = None
+
+
+def _key(phone: str) -> int:
+    return int(phone[1:]) if phone[0] == "+" else -int(phone)
+
+
+_PRIME = 67_108_859  # the largest prime below 2**26: the bitmap's size in bits
+_OLDER = "SELECT j.value FROM json_each(?) AS j JOIN seen ON seen.n = j.value"
 
 
 Verdict = tuple[bool, str, str]  # allowed, reason, detail
@@ -153,17 +222,25 @@ def _loads(text: str) -> Any:
         return json.loads(text)
 
 
+SPLIT_ROWS = 300_000  # files of at least this many lines, read from a path, use two processes
+HEAD_SHARE = 0.58  # of the bytes, judged here; the helper also reads the rest for numbers
+
+
 def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
                       refused: csvio.TextSink, *, sender: str, purpose: str = "marketing",
                       list_name: str | None = None, name: str = "recipients.csv",
                       sendable_name: str | None = None, refused_name: str | None = None,
                       progress: csvio.Progress | None = None, chunk: int = CHUNK,
-                      workspace: str | None = None, exact: bool = False) -> dict[str, Any]:
+                      workspace: str | None = None, exact: bool = False,
+                      split_rows: int | None = SPLIT_ROWS) -> dict[str, Any]:
     """Split a recipients file into sendable rows (every column kept, the number in E.164
     under ``phone``) and refused rows (with ``reason`` and ``detail``); records nothing.
 
     ``workspace`` limits the caller (an API key) to that workspace's numbers; ``exact`` asks
-    the gate about every row from its whole state (see the module's docstring)."""
+    the gate about every row from its whole state (see the module's docstring). A file of at
+    least ``split_rows`` lines that is a named file on disk is judged in two processes
+    (``filter_helper``), with the same outputs; None keeps it in one.
+    """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
     purpose = _purpose(purpose)
@@ -178,17 +255,110 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
     report.start(shape.rows)
     header = list(shape.header)
     header[shape.phone] = "phone"
-    out = csvio.RowsWriter(sendable, header)
-    rejects = csvio.RejectsWriter(refused, shape.header)
-    judge = Judge(number.number, number.campaign, purpose, ws.policy, list_name, exact=exact)
-    norm, seen, reasons = PhoneNormalizer(ws.region), SeenNumbers(), Counter[str]()
-    at, width, rows = shape.phone, len(shape.header), 0
+    task = Task(number.number, number.campaign, purpose, ws.policy, list_name, exact,
+                ws.region, len(shape.header), shape.phone, chunk, SEEN_IN_MEMORY)
+    part = Part(task, csvio.RowsWriter(sendable, header),
+                csvio.RejectsWriter(refused, shape.header), report)
+    helper = None
+    if split_rows is not None and shape.rows >= split_rows:
+        from smsconsent.services import filter_helper
+        helper = filter_helper.plan(store, ws.id, source, task)
+    with _Lookups(store, ws.id, share=helper is not None) as lookups, _collector_paused():
+        if helper is not None:
+            helper.start(lookups.token(), report)
+        rows = csvio.ChunkReader(source)
+        try:
+            until = None if helper is None else helper.cut.lines
+            part.judge(rows.chunks(chunk, until=until), lookups,
+                       None if helper is None else helper.relay)
+            if helper is not None and not helper.finish(part, rows.line):
+                part.judge(rows.chunks(chunk), lookups)
+        finally:
+            rows.close()
+            part.close()
+            if helper is not None:
+                helper.close()
+    return {"rows": part.rows, "sendable": part.out.count, "refused": part.rejects.count,
+            "by_reason": dict(sorted(part.reasons.items())), "sendable_file": sendable_name,
+            "refused_file": refused_name, "purpose": purpose, "list": list_name,
+            "from": number.number, "workspace": ws.name,
+            "seconds": round(time.perf_counter() - started, 3)}
 
-    def screen(fields_chunk: list[list[str]]) -> tuple[Screened, list[str]]:
+
+@dataclass(frozen=True)
+class Task:
+    """What judging a row needs besides the row: plain values, so a helper process gets it."""
+
+    sender: str
+    campaign: str | None
+    purpose: str
+    policy: WorkspacePolicy
+    list_name: str | None
+    exact: bool
+    region: str
+    width: int  # fields in the header
+    phone: int  # where the number is
+    chunk: int
+    seen_limit: int  # numbers kept in memory (``SeenNumbers``)
+
+    def judge(self) -> Judge:
+        return Judge(self.sender, self.campaign, self.purpose, self.policy, self.list_name,
+                     exact=self.exact)
+
+
+class Part:
+    """Judging rows in order, one chunk at a time, into one pair of writers: the whole file,
+    or one process's share of it. ``seen`` holds the numbers met so far, for ``duplicate``:
+    a helper judging the second half first reads the numbers of the first (``remember``)."""
+
+    def __init__(self, task: Task, out: csvio.RowsWriter, rejects: csvio.RejectsWriter,
+                 report: csvio.Progress) -> None:
+        self.task, self.out, self.rejects, self.report = task, out, rejects, report
+        self.judge_ = task.judge()
+        self.norm, self.seen = PhoneNormalizer(task.region), SeenNumbers(task.seen_limit)
+        self.reasons = Counter[str]()
+        self.rows = 0
+
+    def judge(self, chunks: Iterator[list[list[str]]], lookups: _Lookups,
+              between: Callable[[], None] | None = None) -> None:
+        """Judge and write every row of ``chunks``; ``between`` is called after each chunk."""
+        pending: Screened | None = None
+        for fields_chunk in chunks:
+            judged, wanted = self.screen(fields_chunk)
+            lookups.ask(wanted)
+            if pending is not None:
+                self.finish(pending, lookups.answer())
+                if between is not None:
+                    between()
+            pending = judged
+            self.rows += len(fields_chunk)
+        if pending is not None:
+            self.finish(pending, lookups.answer())
+
+    def close(self) -> None:
+        self.seen.close()
+
+    def remember(self, chunks: Iterator[list[list[str]]]) -> None:
+        """Only note the numbers of ``chunks`` as seen, as ``screen`` would."""
+        width, at, norm, first = self.task.width, self.task.phone, self.norm, self.seen.add
+        for fields_chunk in chunks:
+            self.seen.settle()
+            for fields in fields_chunk:
+                if len(fields) > width:
+                    continue
+                try:
+                    phone = norm(fields[at] if at < len(fields) else "")
+                except InvalidPhone:
+                    continue
+                first(phone)
+
+    def screen(self, fields_chunk: list[list[str]]) -> tuple[Screened, list[str]]:
         """Each row's number in E.164 and what is wrong with the row before any lookup."""
         judged: Screened = []
         wanted: list[str] = []
-        keep, want, first = judged.append, wanted.append, seen.add
+        keep, want, first = judged.append, wanted.append, self.seen.add
+        width, at, norm = self.task.width, self.task.phone, self.norm
+        self.seen.settle()
         for fields in fields_chunk:
             if len(fields) > width:
                 keep((fields, "", "bad_row"))
@@ -203,13 +373,19 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
                 keep((fields, phone, None))
             else:
                 keep((fields, phone, "duplicate"))
+        if self.seen.spilled and (older := self.seen.older(wanted)):
+            wanted = [phone for phone in wanted if phone not in older]
+            judged = [(fields, phone, "duplicate" if why is None and phone in older else why)
+                      for fields, phone, why in judged]
         return judged, wanted
 
-    def finish(judged: Screened, states: dict[str, str]) -> None:
+    def finish(self, judged: Screened, states: dict[str, str]) -> None:
         """Judge a screened chunk against its stored states and write both outputs."""
         passed: list[list[str]] = []
         failed: list[list[str]] = []
-        unseen, stored, found, line = judge.unseen, judge.stored, states.get, rejects.line
+        judge, reasons = self.judge_, self.reasons
+        unseen, stored, found, line = judge.unseen, judge.stored, states.get, self.rejects.line
+        width, at = self.task.width, self.task.phone
         for fields, phone, why in judged:
             if why is None:
                 text = found(phone)
@@ -224,26 +400,12 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
                 detail = detail or _DETAILS.get(why, "more fields than the header")
             reasons[why] += 1
             failed.append(line(fields, why, detail))
-        out.write_many(passed)
-        rejects.write_many(failed)
-        report.advance(len(judged))
+        self.out.write_many(passed)
+        self.rejects.write_many(failed)
+        self.report.advance(len(judged))
 
-    with _Lookups(store, ws.id) as lookups, _collector_paused():
-        pending: Screened | None = None
-        for fields_chunk in csvio.data_chunks(source, chunk):
-            judged, wanted = screen(fields_chunk)
-            lookups.ask(wanted)
-            if pending is not None:
-                finish(pending, lookups.answer())
-            pending = judged
-            rows += len(fields_chunk)
-        if pending is not None:
-            finish(pending, lookups.answer())
-    return {"rows": rows, "sendable": out.count, "refused": rejects.count,
-            "by_reason": dict(sorted(reasons.items())), "sendable_file": sendable_name,
-            "refused_file": refused_name, "purpose": purpose, "list": list_name,
-            "from": number.number, "workspace": ws.name,
-            "seconds": round(time.perf_counter() - started, 3)}
+
+Screened = list[tuple[list[str], str, str | None]]  # fields, E.164 number, why refused
 
 
 def _detail(reason: str, consents: dict[str, Any], covering: tuple[str, ...]) -> str:
@@ -256,9 +418,6 @@ def _detail(reason: str, consents: dict[str, Any], covering: tuple[str, ...]) ->
                 return f"{text} ({key}, {consent.get('method') or 'unknown method'}, " \
                        f"{consent.get('opted_out_at') or 'time unknown'})"
     return text
-
-
-Screened = list[tuple[list[str], str, str | None]]  # fields, E.164 number, why refused
 
 
 @contextmanager
@@ -281,13 +440,17 @@ class _Lookups:
     The thread holds one read transaction for the whole file, so every row is judged against
     the same view of the ledger; SQLite and psycopg release the GIL while they search, so the
     lookups cost this thread almost nothing. ``ask`` queues a chunk's numbers, ``answer``
-    returns the states of the oldest chunk asked for.
+    returns the states of the oldest chunk asked for. With ``share`` (or ``join``) the
+    transaction is one another process can share (``storage.views``): ``token`` names it.
     """
 
-    def __init__(self, store: Store, workspace_id: int) -> None:
+    def __init__(self, store: Store, workspace_id: int, *, share: bool = False,
+                 join: str | None = None) -> None:
         self._store, self._workspace_id = store, workspace_id
+        self._share, self._join = share or join is not None, join
         self._asked: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
         self._answers: queue.SimpleQueue[dict[str, str] | BaseException] = queue.SimpleQueue()
+        self._token: queue.SimpleQueue[str | BaseException] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="filter-lookups", daemon=True)
 
     def __enter__(self) -> _Lookups:
@@ -297,6 +460,15 @@ class _Lookups:
     def __exit__(self, *exc: object) -> None:
         self._asked.put(None)
         self._thread.join()
+
+    def token(self) -> str:
+        """The shared view's token, once the transaction is open (raises what opening it
+        raised, ``ViewMoved`` among others)."""
+        got = self._token.get()
+        self._token.put(got)
+        if isinstance(got, BaseException):
+            raise got
+        return got
 
     def ask(self, phones: list[str]) -> None:
         self._asked.put(phones)
@@ -309,12 +481,31 @@ class _Lookups:
 
     def _serve(self) -> None:
         try:
-            with self._store.read() as conn:
+            with self._reading() as conn:
                 cursor = conn.connection.cursor()
-                while (phones := self._asked.get()) is not None:
-                    self._answers.put(_stored(cursor, conn.dialect, self._workspace_id, phones))
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite:  # the lookups are random: the OS's cache serves them as well
+                    cursor.execute(f"PRAGMA cache_size=-{LOOKUP_CACHE_KIB}")
+                try:
+                    while (phones := self._asked.get()) is not None:
+                        self._answers.put(_stored(cursor, conn.dialect, self._workspace_id,
+                                                  phones))
+                finally:
+                    if sqlite:
+                        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         except BaseException as exc:  # handed to the reading thread, which raises it
+            self._token.put(exc)
             self._answers.put(exc)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        if not self._share:
+            with self._store.read() as conn:
+                yield conn
+            return
+        with shared_reading(self._store.engine, self._workspace_id, self._join) as (conn, token):
+            self._token.put(token)
+            yield conn
 
 
 _US, _RS = "\x1f", "\x1e"  # unit and record separators

@@ -163,7 +163,7 @@ def _sqlite_setup(engine: Engine, writer_file: str | None) -> None:
             raise BadInput(f"SQLite could not use WAL mode here (journal mode {mode!r})")
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk imports insert into big indexes
+        cur.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -177,6 +177,7 @@ def _sqlite_setup(engine: Engine, writer_file: str | None) -> None:
 
 
 _BEGIN_READ, _BEGIN_WRITE = "BEGIN DEFERRED", "BEGIN IMMEDIATE"
+CACHE_KIB = 65536  # SQLite's page cache a connection: bulk imports insert into big indexes
 
 
 def _use_wal(cur: Any) -> str:
