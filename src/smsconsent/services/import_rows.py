@@ -1,7 +1,7 @@
 """Reading an import's rows: each row checked and turned into a ``Row``, in runs of a batch.
 
 A file of at least ``PROCESS_ROWS`` rows that the caller opened from a path is read by a
-parser process (spawned, so nothing of this process is shared), which reads and checks the
+parser process (a new interpreter: nothing of this process is shared), which reads and checks the
 rows and sends each run over a pipe as columns of plain strings; this process, which decides
 and writes, then spends nothing on parsing. The runs are the very ones reading here gives
 (``parsed_batches``; tests/integration/test_import_paths.py compares the ledgers, rejects and
@@ -39,6 +39,7 @@ from smsconsent.services.base import check_text
 
 PROCESS_ROWS = 200_000  # below this, starting a parser process costs more than it saves
 CHUNK = 1000  # rows per call into the C CSV reader
+
 
 @dataclass(slots=True)
 class Row:
