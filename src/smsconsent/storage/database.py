@@ -64,7 +64,11 @@ if TYPE_CHECKING:
 # Alembic out of every command's start-up.
 SCHEMA_HEAD = "0004"
 
-PAGE_SIZE = 16384  # bytes, for new SQLite databases (SQLite's default is 4096)
+# Bytes per page for new SQLite databases. Bigger pages make a bulk import's random index
+# inserts cheaper (16 KiB: ~15-20 % less CPU on bench/floor.py) but every single-event commit
+# writes whole pages: webhooks measured ~1.16 ms CPU each at 4 KiB against ~1.29 at 16 KiB
+# (BENCHMARKS.md). The live path wins; SQLite's own default.
+PAGE_SIZE = 4096
 WRITE_ISOLATION = "READ COMMITTED"
 READ_ISOLATION = "REPEATABLE READ"
 MIGRATION_LOCK = 0x736D73636F6E  # pg_advisory_xact_lock key: one `db upgrade` at a time
@@ -154,8 +158,7 @@ def _sqlite_setup(engine: Engine, writer_file: str | None) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=60000")
-        # Only a new, empty database takes it (a WAL database keeps its page size): a bulk
-        # import's random index inserts cost per page touched (bench/floor.py: ~20 % less CPU)
+        # Only a new, empty database takes it (a WAL database keeps its page size).
         cur.execute(f"PRAGMA page_size={PAGE_SIZE}")
         mode = _use_wal(cur)
         if mode not in ("wal", "memory"):
