@@ -32,20 +32,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="filter runs (default 1)")
     parser.add_argument("--purpose", default="informational")
     parser.add_argument("--file-rows", type=int, help="recipients in the file (default ROWS)")
+    parser.add_argument("--processes", type=int, default=1, help="filter --processes (1 or 2)")
     args = parser.parse_args()
     file_rows = args.file_rows or args.rows
     if args.keep is None:
         with tempfile.TemporaryDirectory() as tmp:
             report = run(Path(tmp), args.rows, args.overlap, args.repeat, args.purpose,
-                         file_rows)
+                         file_rows, args.processes)
     else:
         report = run(args.keep / f"filter-{args.rows}-{args.overlap}", args.rows, args.overlap,
-                     args.repeat, args.purpose, file_rows)
+                     args.repeat, args.purpose, file_rows, args.processes)
     print(json.dumps(report, indent=1))
 
 
 def run(folder: Path, rows: int, overlap: float, repeat: int, purpose: str,
-        file_rows: int) -> dict[str, object]:
+        file_rows: int, processes: int = 1) -> dict[str, object]:
     folder.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{folder / 'bench.db'}"
     base = folder / "recipients.csv"
@@ -61,9 +62,11 @@ def run(folder: Path, rows: int, overlap: float, repeat: int, purpose: str,
         gen.recipients(folder / "recipients.tmp", file_rows, rows, overlap).rename(recipients)
     runs = [gen.run_cli(db, "filter", str(recipients), "--from", "+15557654321",
                         "--purpose", purpose, "-o", str(folder / "send.csv"),
-                        "--rejects", str(folder / "refused.csv"))
+                        "--rejects", str(folder / "refused.csv"),
+                        "--processes", str(processes))
             for _ in range(repeat)]
-    return {"rows": file_rows, "overlap": overlap, "opted_out_contacts": setup["imported"],
+    return {"rows": file_rows, "processes": processes, "overlap": overlap,
+            "opted_out_contacts": setup["imported"],
             "filter": runs[0] if repeat == 1 else runs}
 
 

@@ -80,6 +80,19 @@ def test_filter_passes_columns_and_gives_reasons(cli: Cli, tmp_path: Path) -> No
         ("No", "12", "invalid_phone")]
     marketing = cli("filter", str(data), "--from", SENDER, "-o", str(tmp_path / "m.csv"))
     assert marketing.json()["by_reason"]["no_marketing_consent"] == 1
+    two = cli("filter", str(data), "--from", SENDER, "--purpose", "informational",
+              "-o", str(tmp_path / "send2.csv"), "--rejects", str(tmp_path / "refused2.csv"),
+              "--processes", "2")
+    assert two.code == 0, two.err
+    assert {k: v for k, v in two.json().items() if k not in ("seconds", "sendable_file",
+            "refused_file")} == {k: v for k, v in summary.items() if k not in (
+            "seconds", "sendable_file", "refused_file")}
+    assert (tmp_path / "send2.csv").read_bytes() == (tmp_path / "send.csv").read_bytes()
+    assert (tmp_path / "refused2.csv").read_bytes() == (tmp_path / "refused.csv").read_bytes()
+    three = cli("filter", str(data), "--from", SENDER, "-o", str(tmp_path / "x.csv"),
+                "--processes", "3")
+    assert three.code == 2 and "--processes" in three.err
+    assert not (tmp_path / "x.csv").exists()
     assert _events(cli) == events
 
 

@@ -145,6 +145,9 @@ def filter_file(
     output: Path = typer.Option(..., "-o", "--output", help="Where sendable rows go."),
     rejects: Path = typer.Option(None, "--rejects", help="Where refused rows go (default: "
                                  "FILE.refused.csv next to the input)."),
+    processes: int = typer.Option(1, "--processes", min=1, max=2,
+                                  help="2: judge a file of 300,000 lines or more in two "
+                                  "processes (faster on two cores, about twice the memory)."),
 ) -> None:
     """Apply the send gate to a whole campaign file; records nothing (a check, not a send).
 
@@ -163,7 +166,8 @@ def filter_file(
             result = run(lambda: services.filter_recipients(
                 store, source, sendable, refused, sender=sender, purpose=purpose,
                 list_name=list_name, name=str(file), sendable_name=str(output),
-                refused_name=str(refused_path), progress=bar))
+                refused_name=str(refused_path), progress=bar,
+                split_rows=services.SPLIT_ROWS if processes == 2 else None))
     finally:
         sendable.close()
         refused.close()

@@ -15,7 +15,7 @@ from smsconsent.services.agents import (
 )
 from smsconsent.services.base import Store
 from smsconsent.services.exports import export_ledger, export_opt_outs
-from smsconsent.services.filtering import filter_recipients
+from smsconsent.services.filtering import SPLIT_ROWS, filter_recipients
 from smsconsent.services.imports import import_contacts, import_opt_outs
 from smsconsent.services.inbound import (
     InboundResult,
@@ -36,6 +36,7 @@ from smsconsent.services.workspaces import (
 )
 
 __all__ = [
+    "SPLIT_ROWS",
     "InboundResult",
     "Store",
     "add_list",

@@ -222,7 +222,11 @@ def _loads(text: str) -> Any:
         return json.loads(text)
 
 
-SPLIT_ROWS = 300_000  # files of at least this many lines, read from a path, use two processes
+# With two processes asked for (`filter --processes 2`), files of at least this many lines,
+# read from a path, are judged in two. Not the default: on 2 cores it saves ~20 % of the wall
+# time but spends more CPU and about twice the memory (1M rows: ~310 MB summed against ~175 MB
+# in one process; BENCHMARKS.md), and one process is what keeps a filter under 300 MB.
+SPLIT_ROWS = 300_000
 HEAD_SHARE = 0.58  # of the bytes, judged here; the helper also reads the rest for numbers
 
 
@@ -232,7 +236,7 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
                       sendable_name: str | None = None, refused_name: str | None = None,
                       progress: csvio.Progress | None = None, chunk: int = CHUNK,
                       workspace: str | None = None, exact: bool = False,
-                      split_rows: int | None = SPLIT_ROWS) -> dict[str, Any]:
+                      split_rows: int | None = None) -> dict[str, Any]:
     """Split a recipients file into sendable rows (every column kept, the number in E.164
     under ``phone``) and refused rows (with ``reason`` and ``detail``); records nothing.
 
