@@ -39,11 +39,11 @@ from typing import Any, BinaryIO
 
 from smsconsent import csvio
 from smsconsent.services.base import Store
+from smsconsent.services.collector import collector_paused
 from smsconsent.services.filtering import (
     HEAD_SHARE,
     Part,
     Task,
-    _collector_paused,
     _Lookups,
 )
 from smsconsent.storage.database import make_engine
@@ -206,7 +206,7 @@ def _help(job: Job, conn: Connection) -> None:
     try:
         with open(job.path, "rb") as source, \
                 _Lookups(store, job.workspace_id, join=job.token) as lookups, \
-                _collector_paused():
+                collector_paused():
             try:
                 lookups.token()
             except ViewMoved as exc:

@@ -21,7 +21,6 @@ share the empty state's answer. ``exact=True`` instead rebuilds every stored sta
 
 from __future__ import annotations
 
-import gc
 import json
 import queue
 import sqlite3
@@ -44,6 +43,7 @@ from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.scopes import keys_covering
 from smsconsent.errors import InvalidPhone, NotFound
 from smsconsent.services.base import Store, load_workspace_by_id, our_number, parse_sender
+from smsconsent.services.collector import collector_paused
 from smsconsent.services.sending import _known_list, _purpose
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import CACHE_KIB
@@ -267,7 +267,7 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
     if split_rows is not None and shape.rows >= split_rows:
         from smsconsent.services import filter_helper
         helper = filter_helper.plan(store, ws.id, source, task)
-    with _Lookups(store, ws.id, share=helper is not None) as lookups, _collector_paused():
+    with _Lookups(store, ws.id, share=helper is not None) as lookups, collector_paused():
         if helper is not None:
             helper.start(lookups.token(), report)
         rows = csvio.ChunkReader(source)
@@ -422,20 +422,6 @@ def _detail(reason: str, consents: dict[str, Any], covering: tuple[str, ...]) ->
                 return f"{text} ({key}, {consent.get('method') or 'unknown method'}, " \
                        f"{consent.get('opted_out_at') or 'time unknown'})"
     return text
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a file is filtered: the rows are millions of
-    short-lived lists that form no cycles, and the collector walking them again and again
-    was a sixth of the run. Reference counting still frees everything as it goes."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class _Lookups:

@@ -37,7 +37,7 @@ from smsconsent.domain.consent import OPTED_IN, OPTED_OUT, SUBSCRIBED, ContactSt
 from smsconsent.domain.events import Event, EventType, agent
 from smsconsent.services import import_rows
 from smsconsent.services.base import Store, load_workspace, require_text
-from smsconsent.services.filtering import _collector_paused
+from smsconsent.services.collector import collector_paused
 from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.ledger import FreshEvent, FreshSpec
@@ -182,7 +182,7 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     counts = ImportCounts()
     now = store.now()
     batches = import_rows.batches(source, shape, reader, ws.region, now, batch)
-    with _collector_paused(), closing(batches):
+    with collector_paused(), closing(batches):
         for (rows, unreadable, read), last in _with_last(batches):
             counts.rows += read
             for fields, code, message in unreadable:
