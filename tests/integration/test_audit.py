@@ -66,7 +66,7 @@ def test_schema_head_constant_matches_alembic() -> None:
 def test_altered_and_rehashed_event_breaks_the_next_hash(store: Store) -> None:
     """With no previous hash stored beside each event, an event altered *and* given a new
     hash of its own is still found: the next event's hash covers the old one."""
-    from smsconsent.storage.ledger import GENESIS, event_hash
+    from smsconsent.storage.chain import GENESIS, event_hash
 
     _history(store)
     with store.engine.begin() as conn:
@@ -115,7 +115,7 @@ def test_exported_prev_hash_is_the_chain(store: Store) -> None:
     REST/CLI history pages give the same."""
     import json
 
-    from smsconsent.storage.ledger import GENESIS
+    from smsconsent.storage.chain import GENESIS
 
     _history(store)
     whole = [json.loads(line) for line in services.export_ledger(store, "default")]

@@ -73,7 +73,7 @@ def test_record_many_mixes_stencilled_and_generic_events(store: Store) -> None:
     or for a contact already known, leave the chain and every state exact."""
     from smsconsent.domain.events import Event, EventType
     from smsconsent.services.base import load_workspace
-    from smsconsent.storage.ledger import FreshEvent, FreshSpec
+    from smsconsent.storage.fresh import FreshEvent, FreshSpec
 
     _setup(store)
     services.handle_inbound(store, "+15551230003", "+15557654321", "START")

@@ -14,7 +14,7 @@ from smsconsent.domain.gate import PURPOSES, decide
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.scopes import keys_covering
 from smsconsent.services.filtering import Judge, _detail
-from smsconsent.storage.ledger import canonical
+from smsconsent.storage.chain import canonical
 
 SENDER = "+15557654321"
 KEYS = ["sms:workspace", f"sms:number:{SENDER}", "sms:number:+15557654322", "sms:campaign:C1",

@@ -18,7 +18,8 @@ from smsconsent.services.imports import (
     _opt_out_decision,
     _opted_out_already,
 )
-from smsconsent.storage.ledger import FreshSpec, canonical
+from smsconsent.storage.chain import canonical
+from smsconsent.storage.fresh import FreshSpec
 
 KEYS = [WORKSPACE_KEY, "sms:number:+15557654321", "sms:list:deals"]
 TIMES = [f"2024-01-0{d}T00:00:00.000000Z" for d in range(1, 10)]

@@ -10,14 +10,9 @@ from hypothesis import strategies as st
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import EventType
-from smsconsent.storage.ledger import (
-    FreshEvent,
-    FreshKind,
-    FreshSpec,
-    canonical,
-    event_hash,
-    state_row,
-)
+from smsconsent.storage.chain import canonical, event_hash
+from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
+from smsconsent.storage.rows import state_row
 from smsconsent.storage.stencil import Stencil, Unstencillable, json_value, placeholder
 
 # Any text, including quotes, backslashes, control and non-ASCII characters, braces and

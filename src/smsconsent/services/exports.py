@@ -21,7 +21,8 @@ from smsconsent.domain.consent import OPTED_OUT, ContactState
 from smsconsent.errors import BadInput
 from smsconsent.services.base import Store, load_workspace
 from smsconsent.storage import tables as t
-from smsconsent.storage.ledger import GENESIS, previous_hash
+from smsconsent.storage.chain import GENESIS
+from smsconsent.storage.ledger import previous_hash
 
 FORMATS = ("csv", "jsonl")
 STREAM_ROWS = 2_000

@@ -40,7 +40,7 @@ from smsconsent.services.base import Store, load_workspace, require_text
 from smsconsent.services.collector import collector_paused
 from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
-from smsconsent.storage.ledger import FreshEvent, FreshSpec
+from smsconsent.storage.fresh import FreshEvent, FreshSpec
 
 T = TypeVar("T")
 _END: Any = object()

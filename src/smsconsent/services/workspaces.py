@@ -29,8 +29,9 @@ from smsconsent.services.base import (
     require_text,
 )
 from smsconsent.storage import tables as t
+from smsconsent.storage.chain import GENESIS
 from smsconsent.storage.database import Prepared, writing
-from smsconsent.storage.ledger import GENESIS, Ledger
+from smsconsent.storage.ledger import Ledger
 
 TEMPLATE_OPTIONS = {"help_text": "help", "stop_text": "stop", "start_text": "start"}
 

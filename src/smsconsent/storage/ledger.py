@@ -10,17 +10,14 @@ back (``chained``), so every event read still carries it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from hashlib import sha256
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Select,
-    Table,
     and_,
     bindparam,
     func,
@@ -31,49 +28,23 @@ from sqlalchemy import (
 )
 
 from smsconsent.domain.consent import ContactState
-from smsconsent.domain.events import Event, EventType, RecordedEvent
+from smsconsent.domain.events import Event, RecordedEvent
 from smsconsent.storage import tables as t
+from smsconsent.storage.chain import GENESIS, canonical, event_hash
 from smsconsent.storage.database import Prepared, is_sqlite
-from smsconsent.storage.stencil import (
-    Stencil,
-    Unstencillable,
-    json_string,
-    json_value,
-    placeholder,
-)
+from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
+from smsconsent.storage.rows import CONTACT_COLUMNS, insert_rows, save_states, stored_texts
+from smsconsent.storage.stencil import Unstencillable
 
 EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recorded_at", "actor",
                  "provider_id", "data", "hash")
-GENESIS = "0" * 64
 DEFAULT_CHECKPOINT_PAGES = 1000  # SQLite's own default
 BULK_CHECKPOINT_PAGES = 100_000  # of 4 KiB (~400 MB of WAL at most), during a bulk write only
-LOOKUP_CHUNK = 10_000  # phones per state query (one import batch)
 
 
 def bulk_checkpoint_pages(page_size: int) -> int:
     """``BULK_CHECKPOINT_PAGES`` in pages of ``page_size`` bytes: the same WAL size."""
     return BULK_CHECKPOINT_PAGES * 4096 // page_size
-
-
-def canonical(data: dict[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def hash_payload(prev_hash: str, seq: int, type_: str, contact: str | None, occurred_at: str,
-                 recorded_at: str, actor: str, provider_id: str | None, data_json: str) -> str:
-    """The text an event's hash is taken of: its stored fields and the previous hash."""
-    return json.dumps(
-        [seq, type_, contact, occurred_at, recorded_at, actor, provider_id, data_json, prev_hash],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-
-
-def event_hash(prev_hash: str, seq: int, type_: str, contact: str | None, occurred_at: str,
-               recorded_at: str, actor: str, provider_id: str | None, data_json: str) -> str:
-    payload = hash_payload(prev_hash, seq, type_, contact, occurred_at, recorded_at, actor,
-                           provider_id, data_json)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def chained(*where: Any) -> Select[Any]:
@@ -101,125 +72,6 @@ def recorded_event(row: Any) -> RecordedEvent:
         actor=row.actor, contact=row.contact, data=json.loads(row.data),
         provider_id=row.provider_id, prev_hash=row.prev_hash, hash=row.hash,
     )
-
-
-@dataclass(frozen=True)
-class FreshSpec:
-    """A kind of event that varies only in a few strings: its contact, its time and the
-    ``slots`` values that ``data`` turns into its data (see ``FreshEvent``)."""
-
-    type: EventType
-    actor: str
-    data: Callable[..., dict[str, Any]]
-    slots: int
-
-    def event(self, contact: str, occurred_at: str, *values: str | None) -> Event:
-        return Event(self.type, occurred_at, self.actor, contact, self.data(*values))
-
-
-class FreshEvent:
-    """An event of a ``FreshSpec`` kind: ``values`` are its contact, time and data values.
-
-    ``record_many`` writes it from stencils when the contact is new to the ledger (a bulk
-    import's usual case), and as ``event()`` otherwise.
-    """
-
-    __slots__ = ("contact", "spec", "values")
-
-    def __init__(self, spec: FreshSpec, contact: str, occurred_at: str, *values: str | None
-                 ) -> None:
-        self.spec, self.contact = spec, contact
-        self.values: tuple[Any, ...] = (contact, occurred_at, *values)
-
-    def event(self) -> Event:
-        return self.spec.event(*self.values)
-
-    def state(self) -> ContactState:
-        """The state of the contact after this event, the contact being new."""
-        event = self.event()
-        state = ContactState(self.contact)
-        state.apply(event.type.value, event.occurred_at, event.actor, event.data)
-        return state
-
-
-class FreshKind:
-    """A ``FreshSpec``'s stencils in one transaction: the event's data JSON, its hash payload
-    and the new contact's row, each made by the generic function (``canonical``,
-    ``hash_payload``, ``ContactState.apply`` + ``state_row``) on placeholders.
-
-    Slots: 0 the contact, 1 the time, then the data values, then the sequence number, the
-    previous hash and the data JSON. The first event written is also made the generic way and
-    compared; if they differ (a function that does more with a value than place it) the kind
-    is dropped and every event goes the generic way. The stored state leaves out what is None
-    (``ContactState.to_stored``), so a row whose value for a slot of the state is None is
-    not stencilled either.
-    """
-
-    def __init__(self, spec: FreshSpec, workspace_id: int, recorded_at: str) -> None:
-        n = spec.slots
-        self._seq, self._prev, self._data = 2 + n, 3 + n, 4 + n
-        width = 5 + n
-        marks = [placeholder(i) for i in range(width)]
-        data = spec.data(*marks[2:2 + n])
-        self.spec, self.workspace_id, self.recorded_at = spec, workspace_id, recorded_at
-        self.type = spec.type.value
-        self.data = Stencil(canonical(data), width)
-        self.payload = Stencil(hash_payload(
-            marks[self._prev], marks[self._seq], spec.type.value, marks[0],  # type: ignore[arg-type]
-            marks[1], recorded_at, spec.actor, None, marks[self._data]), width)
-        state = ContactState(marks[0])
-        state.apply(spec.type.value, marks[1], spec.actor, data)
-        cells = state_row(workspace_id, state, recorded_at)
-        if tuple(cells) != CONTACT_COLUMNS:
-            raise Unstencillable("state_row's columns changed")
-        self._fill_data, self._fill_payload = self.data.filler, self.payload.filler
-        self.cells: list[tuple[int, Any]] = []  # (0, constant) | (1, raw slot) | (2, filler)
-        state_slots: set[int] = set()
-        for value in cells.values():
-            cell = Stencil(value, width) if isinstance(value, str) else None
-            if cell is None or cell.constant:
-                self.cells.append((0, value))
-            elif cell.raw_slot is not None:
-                self.cells.append((1, cell.raw_slot))
-            else:
-                self.cells.append((2, cell.filler))
-                state_slots.update(cell.holes)
-        self.state_slots = sorted(state_slots)
-        self.checked = False
-
-    def write(self, seq: int, prev: str, values: tuple[Any, ...]
-              ) -> tuple[tuple[Any, ...], str, tuple[Any, ...]] | None:
-        """The event row, its hash and the contact's row (None: this kind cannot be
-        stencilled after all)."""
-        for slot in self.state_slots:
-            if values[slot] is None:
-                return None
-        encoded = [json_string(v) if v.__class__ is str else json_value(v) for v in values]
-        encoded += (str(seq), json_string(prev), "")
-        data_json = self._fill_data(*encoded)
-        encoded[self._data] = json_string(data_json)
-        digest = sha256(self._fill_payload(*encoded).encode()).hexdigest()
-        row = (self.workspace_id, seq, self.type, values[0], values[1], self.recorded_at,
-               self.spec.actor, None, data_json, digest)
-        new_row = tuple([x if k == 0 else values[x] if k == 1 else x(*encoded)
-                         for k, x in self.cells])
-        if not self.checked:
-            if (row, new_row) != self._generic(seq, prev, values):
-                return None
-            self.checked = True
-        return row, digest, new_row
-
-    def _generic(self, seq: int, prev: str, values: tuple[Any, ...]
-                 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-        event = self.spec.event(*values)
-        data_json = canonical(event.data)
-        digest = event_hash(prev, seq, event.type.value, event.contact, event.occurred_at,
-                            self.recorded_at, event.actor, event.provider_id, data_json)
-        state = ContactState(values[0])
-        state.apply(event.type.value, event.occurred_at, event.actor, event.data)
-        return ((self.workspace_id, seq, event.type.value, event.contact, event.occurred_at,
-                 self.recorded_at, event.actor, event.provider_id, data_json, digest),
-                tuple(state_row(self.workspace_id, state, self.recorded_at).values()))
 
 
 @dataclass
@@ -464,112 +316,6 @@ _INSERT_EVENT = Prepared(insert(t.events).values(
     {name: bindparam(name) for name in EVENT_COLUMNS}))
 _SET_HEAD = Prepared(update(t.workspaces).where(t.workspaces.c.id == bindparam("ws"))
                      .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash")))
-
-
-def state_row(workspace_id: int, state: ContactState, now: str) -> dict[str, Any]:
-    """The ``contacts`` row that stores ``state``: the summary columns and the whole state."""
-    return {
-        "workspace_id": workspace_id,
-        "phone": state.phone,
-        "status": state.status,
-        "blocked": state.blocked,
-        "lists": "".join(f",{n}" for n, s in sorted(state.lists.items())
-                         if s.status == "subscribed") + ("," if state.lists else ""),
-        "state": canonical(state.to_stored()),
-        "updated_at": now,
-    }
-
-
-CONTACT_COLUMNS = tuple(state_row(0, ContactState(""), ""))
-
-_UPDATE_STATE = Prepared(
-    update(t.contacts)
-    .where(t.contacts.c.workspace_id == bindparam("ws"), t.contacts.c.phone == bindparam("p"))
-    .values(status=bindparam("status"), blocked=bindparam("blocked"),
-            lists=bindparam("lists"), state=bindparam("state"),
-            updated_at=bindparam("updated_at"))
-)
-
-
-def save_states(conn: Connection, workspace_id: int, states: Sequence[ContactState],
-                stored: set[str], now: str) -> None:
-    """Store many states: one ``executemany`` of updates (rows known to exist), one of inserts.
-
-    ``stored`` holds the phones whose row exists; a phone not in it is inserted.
-    """
-    updates: list[dict[str, Any]] = []
-    inserts: list[dict[str, Any]] = []
-    for state in states:
-        row = state_row(workspace_id, state, now)
-        if state.phone in stored:
-            row["ws"], row["p"] = row.pop("workspace_id"), row.pop("phone")
-            updates.append(row)
-        else:
-            inserts.append(row)
-    if updates:
-        _UPDATE_STATE.run_many(conn, updates)
-    insert_many(conn, t.contacts, inserts)
-
-
-_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
-
-
-def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``INSERT`` many rows given as dicts (see ``insert_rows``)."""
-    if rows:
-        columns = tuple(rows[0])
-        insert_rows(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
-
-
-def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...],
-                rows: list[tuple[Any, ...]]) -> None:
-    """``INSERT`` many rows (tuples in the order of ``columns``) with one DB-API
-    ``executemany``, the statement compiled once per dialect: SQLAlchemy's per-row parameter
-    processing is most of the cost of a bulk insert, and these rows hold only strings,
-    integers, booleans and None, which need none.
-    """
-    if not rows:
-        return
-    key = (conn.dialect.name, table.name, columns)
-    if key not in _INSERTS:
-        compiled = insert(table).values({c: bindparam(c) for c in columns}).compile(
-            dialect=conn.dialect)
-        positions = compiled.positiontup if compiled.positional else None
-        _INSERTS[key] = (compiled.string, tuple(positions) if positions is not None else None)
-    sql, order = _INSERTS[key]
-    if order is None:
-        conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
-    elif order == columns:
-        conn.exec_driver_sql(sql, rows)
-    else:
-        where = [columns.index(c) for c in order]
-        conn.exec_driver_sql(sql, [tuple(row[i] for i in where) for row in rows])
-
-
-_STORED_STATES = {
-    # One statement for any number of phones, bound as one JSON text or array: an ``IN`` list
-    # would be compiled, and bound, once per chunk of a few thousand.
-    "sqlite": "SELECT phone, state FROM contacts WHERE workspace_id = ? "
-              "AND phone IN (SELECT value FROM json_each(?))",
-    "postgresql": "SELECT phone, state FROM contacts WHERE workspace_id = %s "
-                  "AND phone = ANY(%s)",
-}
-
-
-def stored_texts(conn: Connection, workspace_id: int, phones: Sequence[str]
-                 ) -> Iterator[tuple[str, str]]:
-    """The stored state JSON of those of ``phones`` that have one, ``LOOKUP_CHUNK`` at a
-    time."""
-    sql = _STORED_STATES[conn.dialect.name]
-    for start in range(0, len(phones), LOOKUP_CHUNK):
-        chunk = list(phones[start:start + LOOKUP_CHUNK])
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:  # plain tuples, fetched at once: SQLAlchemy's rows cost more than the query
-            cursor.execute(sql, (workspace_id, json.dumps(chunk) if is_sqlite(conn) else chunk))
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-        yield from rows
 
 
 def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:

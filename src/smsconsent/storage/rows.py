@@ -1,0 +1,127 @@
+"""Contact rows and the bulk statements beside the ledger: how a state is stored, written in
+many rows at once, and read back as stored text for many phones in one query.
+
+Statements here go to the DB-API cursor directly: for thousands of rows SQLAlchemy's per-row
+parameter processing cost more than the inserts (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert, update
+
+from smsconsent.domain.consent import ContactState
+from smsconsent.storage import tables as t
+from smsconsent.storage.chain import canonical
+from smsconsent.storage.database import Prepared, is_sqlite
+
+LOOKUP_CHUNK = 10_000  # phones per state query (one import batch)
+
+
+def state_row(workspace_id: int, state: ContactState, now: str) -> dict[str, Any]:
+    """The ``contacts`` row that stores ``state``: the summary columns and the whole state."""
+    return {
+        "workspace_id": workspace_id,
+        "phone": state.phone,
+        "status": state.status,
+        "blocked": state.blocked,
+        "lists": "".join(f",{n}" for n, s in sorted(state.lists.items())
+                         if s.status == "subscribed") + ("," if state.lists else ""),
+        "state": canonical(state.to_stored()),
+        "updated_at": now,
+    }
+
+
+CONTACT_COLUMNS = tuple(state_row(0, ContactState(""), ""))
+
+_UPDATE_STATE = Prepared(
+    update(t.contacts)
+    .where(t.contacts.c.workspace_id == bindparam("ws"), t.contacts.c.phone == bindparam("p"))
+    .values(status=bindparam("status"), blocked=bindparam("blocked"),
+            lists=bindparam("lists"), state=bindparam("state"),
+            updated_at=bindparam("updated_at"))
+)
+
+
+def save_states(conn: Connection, workspace_id: int, states: Sequence[ContactState],
+                stored: set[str], now: str) -> None:
+    """Store many states: one ``executemany`` of updates (rows known to exist), one of inserts.
+
+    ``stored`` holds the phones whose row exists; a phone not in it is inserted.
+    """
+    updates: list[dict[str, Any]] = []
+    inserts: list[dict[str, Any]] = []
+    for state in states:
+        row = state_row(workspace_id, state, now)
+        if state.phone in stored:
+            row["ws"], row["p"] = row.pop("workspace_id"), row.pop("phone")
+            updates.append(row)
+        else:
+            inserts.append(row)
+    if updates:
+        _UPDATE_STATE.run_many(conn, updates)
+    insert_many(conn, t.contacts, inserts)
+
+
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``INSERT`` many rows given as dicts (see ``insert_rows``)."""
+    if rows:
+        columns = tuple(rows[0])
+        insert_rows(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
+
+
+def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...],
+                rows: list[tuple[Any, ...]]) -> None:
+    """``INSERT`` many rows (tuples in the order of ``columns``) with one DB-API
+    ``executemany``, the statement compiled once per dialect: SQLAlchemy's per-row parameter
+    processing is most of the cost of a bulk insert, and these rows hold only strings,
+    integers, booleans and None, which need none.
+    """
+    if not rows:
+        return
+    key = (conn.dialect.name, table.name, columns)
+    if key not in _INSERTS:
+        compiled = insert(table).values({c: bindparam(c) for c in columns}).compile(
+            dialect=conn.dialect)
+        positions = compiled.positiontup if compiled.positional else None
+        _INSERTS[key] = (compiled.string, tuple(positions) if positions is not None else None)
+    sql, order = _INSERTS[key]
+    if order is None:
+        conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+    elif order == columns:
+        conn.exec_driver_sql(sql, rows)
+    else:
+        where = [columns.index(c) for c in order]
+        conn.exec_driver_sql(sql, [tuple(row[i] for i in where) for row in rows])
+
+
+_STORED_STATES = {
+    # One statement for any number of phones, bound as one JSON text or array: an ``IN`` list
+    # would be compiled, and bound, once per chunk of a few thousand.
+    "sqlite": "SELECT phone, state FROM contacts WHERE workspace_id = ? "
+              "AND phone IN (SELECT value FROM json_each(?))",
+    "postgresql": "SELECT phone, state FROM contacts WHERE workspace_id = %s "
+                  "AND phone = ANY(%s)",
+}
+
+
+def stored_texts(conn: Connection, workspace_id: int, phones: Sequence[str]
+                 ) -> Iterator[tuple[str, str]]:
+    """The stored state JSON of those of ``phones`` that have one, ``LOOKUP_CHUNK`` at a
+    time."""
+    sql = _STORED_STATES[conn.dialect.name]
+    for start in range(0, len(phones), LOOKUP_CHUNK):
+        chunk = list(phones[start:start + LOOKUP_CHUNK])
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:  # plain tuples, fetched at once: SQLAlchemy's rows cost more than the query
+            cursor.execute(sql, (workspace_id, json.dumps(chunk) if is_sqlite(conn) else chunk))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        yield from rows
