@@ -13,7 +13,7 @@ from smsconsent.domain.events import EventType
 from smsconsent.domain.gate import PURPOSES, decide
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.scopes import keys_covering
-from smsconsent.services.filtering import Judge, _detail
+from smsconsent.services.verdicts import Judge, _detail
 from smsconsent.storage.chain import canonical
 
 SENDER = "+15557654321"

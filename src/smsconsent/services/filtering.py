@@ -21,9 +21,7 @@ share the empty state's answer. ``exact=True`` instead rebuilds every stored sta
 
 from __future__ import annotations
 
-import json
 import queue
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -32,194 +30,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import orjson
 from sqlalchemy import Connection, Dialect, bindparam, func, select
 
 from smsconsent import csvio
-from smsconsent.domain.consent import OPTED_OUT, Consent, ContactState, Subscription
-from smsconsent.domain.gate import Decision, decide
 from smsconsent.domain.phones import PhoneNormalizer
 from smsconsent.domain.policy import WorkspacePolicy
-from smsconsent.domain.scopes import keys_covering
 from smsconsent.errors import InvalidPhone, NotFound
 from smsconsent.services.base import Store, load_workspace_by_id, our_number, parse_sender
 from smsconsent.services.collector import collector_paused
+from smsconsent.services.seen_numbers import SEEN_IN_MEMORY, SeenNumbers
 from smsconsent.services.sending import _known_list, _purpose
+from smsconsent.services.verdicts import _DETAILS, Judge
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import CACHE_KIB
 from smsconsent.storage.views import shared_reading
 
-SEEN_IN_MEMORY = 1_000_000  # numbers kept in a set (~65 MB); more go to a temporary table
 LOOKUP_CACHE_KIB = 8192  # SQLite's page cache for a filter's lookups (not the default 64 MiB)
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
 LOOKUP = 2_000  # phones per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits
 
-_DETAILS = {
-    "blocked": "the contact is blocked",
-    "opted_out": "the contact opted out of SMS from this number",
-    "list_opted_out": "the contact left this list",
-    "not_subscribed": "the contact never joined this list",
-    "no_marketing_consent": "marketing needs express written consent or list evidence",
-    "duplicate": "the number appeared earlier in this file",
-}
 
-
-class SeenNumbers:
-    """The numbers met so far, for ``duplicate``.
-
-    The latest of them are integers in a set (about 60 bytes each, one C call a row); past
-    ``limit`` they move to a table in a temporary SQLite file (about 10 bytes each, on disk,
-    a little page cache), with a bitmap of them in front (8 MiB, one bit per number modulo a
-    prime) so that the table is asked, once per chunk (``older``), only about the few numbers
-    whose bit is set. A file of any size takes bounded memory, and one of up to ``limit``
-    distinct numbers never touches the table.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self._seen: set[int] = set()
-        self._limit = limit
-        self._old: sqlite3.Connection | None = None
-        self._bits = bytearray()
-
-    @property
-    def spilled(self) -> bool:
-        """Whether some numbers are in the table (then ``older`` must be asked)."""
-        return self._old is not None
-
-    def add(self, phone: str) -> bool:
-        """Remember ``phone``; False when it was already in the set (not the table)."""
-        seen = self._seen
-        before = len(seen)
-        seen.add(_key(phone))
-        return len(seen) > before
-
-    def older(self, phones: list[str]) -> set[str]:
-        """Those of ``phones`` that are in the table."""
-        if self._old is None or not phones:
-            return set()
-        bits, prime = self._bits, _PRIME
-        maybe = {}
-        for phone in phones:
-            key = _key(phone)
-            at = key % prime
-            if bits[at >> 3] & (1 << (at & 7)):
-                maybe[key] = phone
-        if not maybe:
-            return set()
-        found = self._old.execute(_OLDER, (json.dumps(list(maybe)),))
-        return {maybe[n] for (n,) in found}
-
-    def settle(self) -> None:
-        """Between chunks: move the set to the table once it holds more than ``limit``."""
-        if len(self._seen) <= self._limit:
-            return
-        if self._old is None:
-            self._old = sqlite3.connect("")  # a temporary file, deleted when closed
-            self._old.executescript(
-                "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-4096;"
-                "CREATE TABLE seen (n INTEGER PRIMARY KEY);")
-            self._bits = bytearray((_PRIME >> 3) + 1)
-        bits, prime = self._bits, _PRIME
-        for key in self._seen:
-            at = key % prime
-            bits[at >> 3] |= 1 << (at & 7)
-        self._old.execute("INSERT OR IGNORE INTO seen SELECT value FROM json_each(?)",
-                          (json.dumps(sorted(self._seen)),))
-        self._seen.clear()
-
-    def close(self) -> None:
-        if self._old is not None:
-            self._old.close()
-            self._old = None
-
-
-def _key(phone: str) -> int:
-    return int(phone[1:]) if phone[0] == "+" else -int(phone)
-
-
-_PRIME = 67_108_859  # the largest prime below 2**26: the bitmap's size in bits
-_OLDER = "SELECT j.value FROM json_each(?) AS j JOIN seen ON seen.n = j.value"
-
-
-Verdict = tuple[bool, str, str]  # allowed, reason, detail
-_NOTHING: dict[str, Any] = {}
-
-
-class Judge:
-    """The gate's verdict on a stored state (its JSON text) for one run's sender, purpose,
-    list and policy.
-
-    For whether and why, ``decide`` reads only ``blocked``, whether a consent under one of the
-    sender's covering keys is opted out, the subscription to ``list_name`` (its status and
-    whether it has evidence) and whether a ``marketing`` grant exists (``first_sent_at`` only
-    decides the footer, which a filter does not report). ``stored`` takes exactly those from
-    the stored data, and ``decide`` runs once per distinct combination, on a state holding only
-    them: the same answer it gives on the whole state.
-    Only the ``opted_out`` detail (which opt-out, how and when) is read from each row's data.
-    """
-
-    def __init__(self, sender: str, campaign: str | None, purpose: str,
-                 policy: WorkspacePolicy, list_name: str | None, *, exact: bool = False) -> None:
-        self.covering = keys_covering(sender, campaign)
-        self.sender, self.campaign, self.purpose = sender, campaign, purpose
-        self.policy, self.list_name, self.exact = policy, list_name, exact
-        self._memo: dict[tuple[Any, ...], Verdict] = {}
-        self.unseen = self._verdict(self._decide(ContactState("")), _NOTHING)
-
-    def stored(self, text: str) -> Verdict:
-        """The verdict on a contact whose stored state is ``text``."""
-        data = _loads(text)
-        if self.exact:
-            state = ContactState.from_dict(data, data.get("phone", ""))  # phone: not read
-            return self._verdict(self._decide(state),
-                                 {k: c.__dict__ for k, c in state.consents.items()})
-        consents = data.get("consents", _NOTHING)
-        out = False
-        for key in self.covering:
-            consent = consents.get(key)
-            if consent is not None and consent["status"] == OPTED_OUT:
-                out = True
-                break
-        sub = data.get("lists", _NOTHING).get(self.list_name) if self.list_name else None
-        part = (data.get("blocked", False), out,
-                None if sub is None else (sub["status"], bool(sub.get("evidence"))),
-                "marketing" in data.get("grants", _NOTHING))
-        verdict = self._memo.get(part)
-        if verdict is None:
-            verdict = self._memo[part] = self._verdict(self._decide(self._state(part)),
-                                                       _NOTHING)
-        if verdict[1] == "opted_out":
-            return False, "opted_out", _detail("opted_out", consents, self.covering)
-        return verdict
-
-    def _state(self, part: tuple[Any, ...]) -> ContactState:
-        """A state holding only ``part``: what ``decide`` reads, nothing else."""
-        blocked, out, membership, marketing = part
-        state = ContactState("", blocked=blocked,
-                             consents={self.covering[0]: Consent(OPTED_OUT)} if out else {},
-                             grants={"marketing": {}} if marketing else {})
-        if membership is not None and self.list_name:
-            status, evidence = membership
-            state.lists[self.list_name] = Subscription(status, "yes" if evidence else None)
-        return state
-
-    def _decide(self, state: ContactState) -> Decision:
-        return decide(state, self.sender, self.campaign, self.purpose, self.policy,
-                      self.list_name)
-
-    def _verdict(self, decision: Decision, consents: dict[str, Any]) -> Verdict:
-        if decision.allowed:
-            return True, decision.reason, ""
-        return False, decision.reason, _detail(decision.reason, consents, self.covering)
-
-
-def _loads(text: str) -> Any:
-    """orjson, three times faster than json; json for anything orjson refuses (a lone
-    surrogate escape, NaN), so the data read is always what ``json.loads`` reads."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
 
 
 # With two processes asked for (`filter --processes 2`), files of at least this many lines,
@@ -410,18 +240,6 @@ class Part:
 
 
 Screened = list[tuple[list[str], str, str | None]]  # fields, E.164 number, why refused
-
-
-def _detail(reason: str, consents: dict[str, Any], covering: tuple[str, ...]) -> str:
-    """The reason in words, with when and how the contact opted out where that is known
-    (the first opt-out in force among the covering keys, in the state's order)."""
-    text = _DETAILS.get(reason, reason)
-    if reason == "opted_out":
-        for key, consent in consents.items():
-            if key in covering and consent["status"] == OPTED_OUT:
-                return f"{text} ({key}, {consent.get('method') or 'unknown method'}, " \
-                       f"{consent.get('opted_out_at') or 'time unknown'})"
-    return text
 
 
 class _Lookups:
