@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, BinaryIO, TypeVar
 
-import orjson
 from sqlalchemy import select
 
 from smsconsent import csvio
@@ -41,6 +40,7 @@ from smsconsent.services.collector import collector_paused
 from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.fresh import FreshEvent, FreshSpec
+from smsconsent.storage.rows import load_stored
 
 T = TypeVar("T")
 _END: Any = object()
@@ -217,7 +217,7 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
 
 def _settled(settled: Settled, text: str | None) -> bool:
     """``settled`` on a stored state's JSON text (None: no row, never settled)."""
-    return text is not None and settled(orjson.loads(text))
+    return text is not None and settled(load_stored(text))
 
 
 def _with_last(items: Iterator[T]) -> Iterator[tuple[T, bool]]:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Table, bindparam, insert, update
 
 from smsconsent.domain.consent import ContactState
@@ -125,3 +126,13 @@ def stored_texts(conn: Connection, workspace_id: int, phones: Sequence[str]
         finally:
             cursor.close()
         yield from rows
+
+
+def load_stored(text: str) -> Any:
+    """A stored JSON text, read by orjson (three times faster than json), or by json where
+    orjson refuses (a lone surrogate escape, NaN): the data is always what ``json.loads``
+    reads, for the filter's verdicts and the re-import's shortcut alike."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
