@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.datastructures import URL
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,13 +35,21 @@ from smsconsent.services.apikeys import Principal, authenticate
 from smsconsent.web import rest, webhooks
 from smsconsent.web.auth import check_role
 from smsconsent.web.errors import domain_response
-from smsconsent.web.schemas import Purpose
+from smsconsent.web.schemas import CheckBody, InboundBody, Purpose
 
 TWILIO, TELNYX = "/webhooks/twilio/", "/webhooks/telnyx/"
 JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
 PURPOSES = frozenset(get_args(Purpose))
-CHECK_FIELDS = frozenset({"from", "to", "purpose", "list"})
-INBOUND_FIELDS = frozenset({"from", "to", "body", "id", "at"})
+
+
+def _fields(model: type[BaseModel]) -> frozenset[str]:
+    """The JSON names a body model accepts: the routes' own, so a new field there is never
+    answered here without it (an unknown field falls back to FastAPI)."""
+    return frozenset(f.alias or name for name, f in model.model_fields.items())
+
+
+CHECK_FIELDS = _fields(CheckBody)
+INBOUND_FIELDS = _fields(InboundBody)
 
 Handler = Callable[[Any, Scope, bytes], Awaitable[Response]]
 
