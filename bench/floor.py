@@ -69,6 +69,7 @@ class Variant:
     checkpoint_pages: int = BULK_CHECKPOINT_PAGES
     batch: int = BATCH
     pragmas: dict[str, Any] = field(default_factory=dict)
+    by_phone: int = 0  # rows in phone order within runs of this many (0: the file's order)
 
 
 VARIANTS = [
@@ -103,6 +104,16 @@ VARIANTS = [
             prev_hash=False, page_size=16384),
     Variant("lean_sync_normal", "lean rows and NORMAL until the last batch", state=SMALL_STATE,
             prev_hash=False, sync_during="NORMAL"),
+    Variant("lean_by_phone", "lean rows inserted in phone order", state=SMALL_STATE,
+            prev_hash=False, by_phone=10**9),
+    Variant("lean_by_phone_200k", "lean rows in phone order within runs of 200,000",
+            state=SMALL_STATE, prev_hash=False, by_phone=200_000),
+    Variant("lean_by_phone_100k", "lean rows in phone order within runs of 100,000",
+            state=SMALL_STATE, prev_hash=False, by_phone=100_000),
+    Variant("lean_by_phone_100k_batch_50k", "phone order within 100,000, transactions of 50,000",
+            state=SMALL_STATE, prev_hash=False, by_phone=100_000, batch=50_000),
+    Variant("lean_by_phone_50k", "lean rows in phone order within runs of 50,000",
+            state=SMALL_STATE, prev_hash=False, by_phone=50_000),
 ]
 
 
@@ -110,14 +121,18 @@ def batches(rows: int, variant: Variant) -> Iterator[tuple[list[tuple[Any, ...]]
                                                             list[tuple[Any, ...]]]]:
     """The import's rows for numbers 0..rows-1, a batch at a time (events, contacts)."""
     prev = bytes(32)
+    order = list(range(rows))
+    for run in range(0, rows, variant.by_phone or rows):
+        order[run:run + variant.by_phone] = sorted(order[run:run + variant.by_phone],
+                                                   key=lambda i: gen.number(i, 1))
     for start in range(0, rows, variant.batch):
         events, contacts = [], []
-        for i in range(start, min(rows, start + variant.batch)):
+        for seq, i in enumerate(order[start:start + variant.batch], start):
             phone = f"+1{gen.number(i, 1)[2:]}"
             at = f"2024-03-{1 + i % 28:02d}T10:00:00.000000Z"
             digest = hashlib.sha256(phone.encode()).digest()
             h, p = (digest, prev) if variant.hash_blob else (digest.hex(), prev.hex())
-            row: tuple[Any, ...] = (1, i + 1, "opted_out", phone, at, RECORDED, ACTOR, None, DATA)
+            row: tuple[Any, ...] = (1, seq + 1, "opted_out", phone, at, RECORDED, ACTOR, None, DATA)
             events.append(row + ((p, h) if variant.prev_hash else (h,)))
             contacts.append((1, phone, "opted_out", 0, "", variant.state.format(at=at, phone=phone),
                              RECORDED))

@@ -17,7 +17,10 @@ Idempotence, row by row (re-importing a file changes nothing):
   is refused for that row: an import never overrides an opt-out.
 
 A batch never holds the same number twice (a repeat starts the next batch), so every row is
-decided against the state left by the rows before it.
+decided against the state left by the rows before it. The opt-outs are written in phone order
+within windows of rows (``import_rows.in_phone_order``: a number's own rows keep their order),
+which halves what SQLite spends on the two indexes kept in phone order; contacts keep the
+file's order, so their rejects file does too.
 """
 
 from __future__ import annotations
