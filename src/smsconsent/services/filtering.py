@@ -21,6 +21,7 @@ share the empty state's answer. ``exact=True`` instead rebuilds every stored sta
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -28,9 +29,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from itertools import compress
+from operator import itemgetter, not_
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import Connection, Dialect, bindparam, func, select
+from sqlalchemy import Connection, Dialect
 
 from smsconsent import csvio
 from smsconsent.domain.phones import PhoneNormalizer
@@ -41,13 +44,11 @@ from smsconsent.services.collector import collector_paused
 from smsconsent.services.seen_numbers import SEEN_IN_MEMORY, SeenNumbers
 from smsconsent.services.sending import _known_list, _purpose
 from smsconsent.services.verdicts import _DETAILS, Judge
-from smsconsent.storage import tables as t
 from smsconsent.storage.database import CACHE_KIB
 from smsconsent.storage.views import shared_reading
 
 LOOKUP_CACHE_KIB = 8192  # SQLite's page cache for a filter's lookups (not the default 64 MiB)
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
-LOOKUP = 2_000  # phones per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits
 
 
 
@@ -156,7 +157,7 @@ class Part:
     def judge(self, chunks: Iterator[list[list[str]]], lookups: _Lookups,
               between: Callable[[], None] | None = None) -> None:
         """Judge and write every row of ``chunks``; ``between`` is called after each chunk."""
-        pending: Screened | None = None
+        pending: Any = None
         for fields_chunk in chunks:
             judged, wanted = self.screen(fields_chunk)
             lookups.ask(wanted)
@@ -174,20 +175,98 @@ class Part:
 
     def remember(self, chunks: Iterator[list[list[str]]]) -> None:
         """Only note the numbers of ``chunks`` as seen, as ``screen`` would."""
-        width, at, norm, first = self.task.width, self.task.phone, self.norm, self.seen.add
+        width, at, norm, seen = self.task.width, self.task.phone, self.norm, self.seen
         for fields_chunk in chunks:
-            self.seen.settle()
-            for fields in fields_chunk:
-                if len(fields) > width:
-                    continue
-                try:
-                    phone = norm(fields[at] if at < len(fields) else "")
-                except InvalidPhone:
-                    continue
-                first(phone)
+            seen.settle()
+            texts = [fields[at] if at < len(fields) else "" for fields in fields_chunk
+                     if len(fields) <= width]
+            phones = [phone for phone in norm.many(texts) if phone is not None]
+            if not seen.add_new(phones):
+                for phone in phones:
+                    seen.add(phone)
 
-    def screen(self, fields_chunk: list[list[str]]) -> tuple[Screened, list[str]]:
-        """Each row's number in E.164 and what is wrong with the row before any lookup."""
+    def screen(self, fields_chunk: list[list[str]]) -> tuple[Any, list[str]]:
+        """Each row's number in E.164 and what is wrong with the row before any lookup, and
+        the numbers to look up; ``exact`` takes the reference path, a row at a time."""
+        if self.task.exact:
+            return self._screen_each(fields_chunk)
+        return self._screen_chunk(fields_chunk)
+
+    def finish(self, judged: Any, states: dict[str, str]) -> None:
+        """Judge a screened chunk against its stored states and write both outputs."""
+        if self.task.exact:
+            self._finish_each(judged, states)
+            self.report.advance(len(judged))
+        else:
+            self._finish_chunk(judged, states)
+            self.report.advance(len(judged[0]))
+
+    def _screen_chunk(self, rows: list[list[str]]) -> tuple[Chunk, list[str]]:
+        """``_screen_each``'s answers, the column at a time: rows are made the header's
+        width here (a short row padded, a long one cut and refused), numbers read by
+        ``PhoneNormalizer.many``, duplicates found by set operations when there are none."""
+        width, at, seen = self.task.width, self.task.phone, self.seen
+        whys: dict[int, tuple[str, str]] = {}
+        if set(map(len, rows)) != {width}:
+            for i, fields in enumerate(rows):
+                if len(fields) > width:
+                    whys[i] = ("bad_row", "more fields than the header (extra fields: "
+                               f"{', '.join(fields[width:])})")
+                    rows[i] = fields[:width]
+                elif len(fields) < width:
+                    rows[i] = csvio.fit(fields, width)
+        phones = self.norm.many(list(map(itemgetter(at), rows)))
+        for i in whys:
+            phones[i] = None
+        if None in phones:
+            for i, phone in enumerate(phones):
+                if phone is None and i not in whys:
+                    try:
+                        phones[i] = self.norm(rows[i][at])
+                    except InvalidPhone as exc:
+                        whys[i] = ("invalid_phone", exc.message)
+        seen.settle()
+        valid = [phone for phone in phones if phone is not None] if whys \
+            else cast(list[str], phones)  # no None among them
+        wanted: list[str]
+        if seen.add_new(valid):
+            wanted = valid
+        else:
+            wanted = []
+            for i, phone in enumerate(phones):
+                if phone is not None:
+                    if seen.add(phone):
+                        wanted.append(phone)
+                    else:
+                        whys[i] = ("duplicate", _DETAILS["duplicate"])
+        if seen.spilled and (older := seen.older(wanted)):
+            wanted = [phone for phone in wanted if phone not in older]
+            for i, phone in enumerate(phones):
+                if phone in older and i not in whys:
+                    whys[i] = ("duplicate", _DETAILS["duplicate"])
+        return (rows, phones, whys), wanted
+
+    def _finish_chunk(self, judged: Chunk, states: dict[str, str]) -> None:
+        """``_finish_each``'s outputs, the chunk at a time: verdicts by stored text
+        (``Judge.many``), rows split by them with ``compress``, refusals written with their
+        endings formatted once (``RejectsWriter.write_ending``)."""
+        rows, phones, whys = judged
+        # a number refused before the lookup is None, which has no stored state
+        verdicts = self.judge_.many(list(map(states.get, cast(list[str], phones))))
+        for i, (why, detail) in whys.items():
+            verdicts[i] = (False, why, detail)
+        allowed = list(map(itemgetter(0), verdicts))
+        passed, at = list(compress(rows, allowed)), self.task.phone
+        for row, phone in zip(passed, compress(cast(list[str], phones), allowed), strict=True):
+            row[at] = phone
+        refused = list(map(not_, allowed))
+        ends = list(map(itemgetter(1, 2), compress(verdicts, refused)))
+        self.reasons.update(map(itemgetter(0), ends))
+        self.out.write_many(passed)
+        self.rejects.write_ending(list(compress(rows, refused)), ends)
+
+    def _screen_each(self, fields_chunk: list[list[str]]) -> tuple[Screened, list[str]]:
+        """The reference screening, a row at a time (``exact``)."""
         judged: Screened = []
         wanted: list[str] = []
         keep, want, first = judged.append, wanted.append, self.seen.add
@@ -213,8 +292,8 @@ class Part:
                       for fields, phone, why in judged]
         return judged, wanted
 
-    def finish(self, judged: Screened, states: dict[str, str]) -> None:
-        """Judge a screened chunk against its stored states and write both outputs."""
+    def _finish_each(self, judged: Screened, states: dict[str, str]) -> None:
+        """The reference judging and writing, a row at a time (``exact``)."""
         passed: list[list[str]] = []
         failed: list[list[str]] = []
         judge, reasons = self.judge_, self.reasons
@@ -236,10 +315,11 @@ class Part:
             failed.append(line(fields, why, detail))
         self.out.write_many(passed)
         self.rejects.write_many(failed)
-        self.report.advance(len(judged))
 
 
 Screened = list[tuple[list[str], str, str | None]]  # fields, E.164 number, why refused
+# the rows (the header's width), their numbers (None: refused before lookup), and why those were
+Chunk = tuple[list[list[str]], list[str | None], dict[int, tuple[str, str]]]
 
 
 class _Lookups:
@@ -317,49 +397,33 @@ class _Lookups:
 
 
 _US, _RS = "\x1f", "\x1e"  # unit and record separators
-_PHONES = tuple(f"p{i}" for i in range(LOOKUP))
-_LOOKUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]] | tuple[str, None, None]] = {}
+_STATES = {
+    # One statement and one parameter for a chunk's numbers, however many: a padded ``IN``
+    # list of a few thousand placeholders was bound, and waited for the GIL, 13 times a chunk.
+    "sqlite": "SELECT group_concat(phone || char(31) || state, char(30)) FROM contacts "
+              "WHERE workspace_id = ? AND phone IN (SELECT value FROM json_each(?))",
+    "postgresql": "SELECT string_agg(phone || chr(31) || state, chr(30)) FROM contacts "
+                  "WHERE workspace_id = %s AND phone = ANY(%s)",
+}
 
 
 def _stored(cursor: Any, dialect: Dialect, workspace_id: int, phones: list[str]
             ) -> dict[str, str]:
     """The stored state texts of those of ``phones`` that have one.
 
-    One statement of ``LOOKUP`` placeholders, compiled once per dialect and run on the DB-API
-    cursor (a short last chunk is padded with its own last phone): SQLAlchemy's per-call
-    expansion of an ``IN`` list costs more than the query. The rows come back as one string
-    (``phone US state RS phone US state ...``): SQLite hands the GIL back and forth at every
-    row it steps, which starves the reading thread; one aggregate row is one step. Neither
+    One statement on the DB-API cursor for the whole chunk (SQLite reads the numbers from one
+    JSON text, PostgreSQL from one array). The rows come back as one string (``phone US state
+    RS phone US state ...``): SQLite hands the GIL back and forth at every row it steps, which
+    starves the reading thread; one aggregate row is one step, and one statement a chunk is
+    one wait for the GIL, however long the reading thread's C calls hold it. Neither
     separator can occur inside: numbers are digits, and JSON escapes every control character.
     """
-    if dialect.name not in _LOOKUPS:
-        contacts = t.contacts.c
-        query = select(func.aggregate_strings(
-            contacts.phone + bindparam("us", _US) + contacts.state, _RS)).where(
-            contacts.workspace_id == bindparam("ws", 0),
-            contacts.phone.in_([bindparam(name, "") for name in _PHONES]))
-        compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        if compiled.positional:
-            names = tuple(compiled.positiontup or ())
-            at = names.index(_PHONES[0])
-            if names[at:at + LOOKUP] != _PHONES:
-                raise RuntimeError(f"{dialect.name}: the IN list is not bound in one run")
-            _LOOKUPS[dialect.name] = (compiled.string, names[:at], names[at + LOOKUP:])
-        else:
-            _LOOKUPS[dialect.name] = (compiled.string, None, None)
-    sql, before, after = _LOOKUPS[dialect.name]
-    fixed = {"ws": workspace_id, "us": _US}
-    found: dict[str, str] = {}
-    for start in range(0, len(phones), LOOKUP):
-        part = phones[start:start + LOOKUP]
-        part += [part[-1]] * (LOOKUP - len(part))
-        if before is None or after is None:
-            cursor.execute(sql, {**fixed, **dict(zip(_PHONES, part, strict=True))})
-        else:
-            cursor.execute(sql, (*[fixed[n] for n in before], *part,
-                                 *[fixed[n] for n in after]))
-        (joined,) = cursor.fetchone()
-        if joined:
-            fields = iter(joined.replace(_US, _RS).split(_RS))
-            found.update(zip(fields, fields, strict=True))
-    return found
+    if not phones:
+        return {}
+    sqlite = dialect.name == "sqlite"
+    cursor.execute(_STATES[dialect.name], (workspace_id, json.dumps(phones) if sqlite else phones))
+    (joined,) = cursor.fetchone()
+    if not joined:
+        return {}
+    fields = iter(joined.replace(_US, _RS).split(_RS))
+    return dict(zip(fields, fields, strict=True))
