@@ -101,3 +101,23 @@ def test_many_on_every_regions_example_numbers(region: str) -> None:
         norm = PhoneNormalizer(home)
         assert _many(norm, texts) == _expected(texts, home)
         assert _many(norm, texts) == _expected(texts, home)  # from the prefix cache
+
+
+class _Counting(PhoneNormalizer):
+    calls = 0
+
+    def __call__(self, text: str) -> str:
+        self.calls += 1
+        return super().__call__(text)
+
+
+def test_many_answers_the_common_forms_itself() -> None:
+    """Once a prefix is known, E.164 and ``(NPA) NXX-XXXX`` texts are answered by ``many``'s
+    own loop, with no call a text (the point of it), and the answers are still the same."""
+    norm = _Counting("US")
+    texts = [f"+1555123{n:04d}" for n in range(50)] + \
+        [f"(555) 123-{n:04d}" for n in range(50, 100)]
+    assert _many(norm, texts) == _expected(texts, "US")
+    assert norm.calls == 1  # the first, to learn the prefix 5551230
+    assert _many(norm, texts) == _expected(texts, "US")
+    assert norm.calls == 1

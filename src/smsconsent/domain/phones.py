@@ -128,9 +128,9 @@ class PhoneNormalizer:
                     keep(text)
                     continue
             elif national and display(text) is not None:
-                prefix = text[1:4] + text[6:9]
+                prefix = f"{text[1:4]}{text[6:9]}{text[10]}"
                 if valid.get(prefix):
-                    keep(f"+1{prefix}{text[10:]}")
+                    keep(f"+1{prefix}{text[11:]}")
                     continue
             try:
                 keep(self(text))
