@@ -18,7 +18,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, Protocol, TextIO
+from typing import BinaryIO, Protocol, TextIO, cast
 
 from smsconsent.errors import BadInput
 
@@ -322,7 +322,7 @@ class RejectsWriter(RowsWriter):
 
     def __init__(self, sink: TextSink, header: list[str], *, heading: bool = True) -> None:
         super().__init__(sink, header, ("reason", "detail"), heading=heading)
-        self._ends: dict[tuple[str, str], str] = {}  # (reason, detail): its formatted text
+        self._ends: dict[tuple[str, str], str] = {}  # (reason, detail): ",reason,detail\n"
 
     def write_ending(self, rows: list[list[str]], ends: list[tuple[str, str]]) -> None:
         """``write_many`` of each row (of the header's width) plus its ``(reason, detail)``:
@@ -343,12 +343,14 @@ class RejectsWriter(RowsWriter):
             for i, text in enumerate(texts):
                 if text is None:
                     self._buffered.writerow(ends[i])
-                    texts[i] = known[ends[i]] = self._buffer.getvalue()[:-1]
+                    texts[i] = known[ends[i]] = f",{self._buffer.getvalue()}"
                     self._buffer.seek(0)
                     self._buffer.truncate()
             if len(known) > ENDINGS:
                 known.clear()
-        self._sink.write("".join(map("{},{}\n".format, lines, texts)))
+        joined: list[str | None] = [None] * (2 * len(rows))  # line, ",ending\n", line, ...
+        joined[0::2], joined[1::2] = lines[:-1], texts
+        self._sink.write("".join(cast(list[str], joined)))
         self.count += len(rows)
 
     def reject(self, row: list[str], reason: str, detail: str) -> None:
