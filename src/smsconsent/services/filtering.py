@@ -1,7 +1,7 @@
 """The send gate applied to a whole campaign file: who may be texted, who not, and why.
 
 Streaming and memory-bounded: recipients are read in chunks, their stored states looked up a
-chunk at a time (``WHERE workspace_id = ? AND phone IN (...)``) inside one read transaction, so
+chunk at a time (one statement a chunk, ``lookups``) inside one read transaction, so
 the whole file is judged against one consistent view of the ledger; every answer is
 ``domain.gate.decide``'s, the one rule every send obeys. Filtering is a check, not a send: it
 records nothing in the ledger (``send`` records each message as it goes, and adds the opt-out
@@ -15,25 +15,23 @@ A million rows must take seconds, so ``decide`` is asked once per distinct *deci
 part* of a state (``Judge``), not once per row: in one run sender, purpose, list and policy are
 fixed, and what is left of a state that ``decide`` reads is small (blocked, whether a covering
 opt-out is in force, the one list's membership, the marketing grant). Never-seen numbers all
-share the empty state's answer. ``exact=True`` instead rebuilds every stored state and asks
-``decide`` for each row: the reference the tests hold the fast path to, byte for byte.
+share the empty state's answer. Nor is Python asked once per row where C can do a chunk at a
+time: numbers are read a column at a time (``PhoneNormalizer.many``), duplicates found by set
+operations, verdicts taken by stored text and rows split by them with ``compress``, and each
+refusal's ending formatted once. ``exact=True`` instead judges row by row, rebuilding every
+stored state and asking ``decide`` for each: the reference the tests hold the fast path to,
+byte for byte.
 """
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import compress
 from operator import itemgetter, not_
 from typing import Any, BinaryIO, cast
-
-from sqlalchemy import Connection, Dialect
 
 from smsconsent import csvio
 from smsconsent.domain.phones import PhoneNormalizer
@@ -41,23 +39,21 @@ from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.errors import InvalidPhone, NotFound
 from smsconsent.services.base import Store, load_workspace_by_id, our_number, parse_sender
 from smsconsent.services.collector import collector_paused
+from smsconsent.services.lookups import Lookups
 from smsconsent.services.seen_numbers import SEEN_IN_MEMORY, SeenNumbers
 from smsconsent.services.sending import _known_list, _purpose
 from smsconsent.services.verdicts import _DETAILS, Judge
-from smsconsent.storage.database import CACHE_KIB
-from smsconsent.storage.views import shared_reading
 
-LOOKUP_CACHE_KIB = 8192  # SQLite's page cache for a filter's lookups (not the default 64 MiB)
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
 
-
-
-
 # With two processes asked for (`filter --processes 2`), files of at least this many lines,
-# read from a path, are judged in two. Not the default: on 2 cores it saves ~20 % of the wall
-# time but spends more CPU and about twice the memory (1M rows: ~310 MB summed against ~175 MB
-# in one process; BENCHMARKS.md), and one process is what keeps a filter under 300 MB.
+# read from a path, are judged in two. Not the default: on 2 cores it saves little wall time
+# once one process judges a million rows in ~4 s, spends ~2 CPU s more (a second interpreter,
+# and the helper reads the first part for its numbers), and takes about twice the memory: at
+# 1M rows ~260 MB summed with SPLIT_CHUNK-row chunks against ~175 MB in one process, and past
+# SEEN_IN_MEMORY numbers each process keeps its own million (~420 MB at 5M rows, BENCH-NOTES).
 SPLIT_ROWS = 300_000
+SPLIT_CHUNK = 10_000  # rows a chunk when split: two processes' chunks in flight cost ~45 MB
 HEAD_SHARE = 0.58  # of the bytes, judged here; the helper also reads the rest for numbers
 
 
@@ -90,24 +86,26 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
     report.start(shape.rows)
     header = list(shape.header)
     header[shape.phone] = "phone"
+    split = split_rows is not None and shape.rows >= split_rows
     task = Task(number.number, number.campaign, purpose, ws.policy, list_name, exact,
-                ws.region, len(shape.header), shape.phone, chunk, SEEN_IN_MEMORY)
+                ws.region, len(shape.header), shape.phone,
+                min(chunk, SPLIT_CHUNK) if split else chunk, SEEN_IN_MEMORY)
     part = Part(task, csvio.RowsWriter(sendable, header),
                 csvio.RejectsWriter(refused, shape.header), report)
     helper = None
-    if split_rows is not None and shape.rows >= split_rows:
+    if split:
         from smsconsent.services import filter_helper
         helper = filter_helper.plan(store, ws.id, source, task)
-    with _Lookups(store, ws.id, share=helper is not None) as lookups, collector_paused():
+    with Lookups(store, ws.id, share=helper is not None) as lookups, collector_paused():
         if helper is not None:
             helper.start(lookups.token(), report)
         rows = csvio.ChunkReader(source)
         try:
             until = None if helper is None else helper.cut.lines
-            part.judge(rows.chunks(chunk, until=until), lookups,
+            part.judge(rows.chunks(task.chunk, until=until), lookups,
                        None if helper is None else helper.relay)
             if helper is not None and not helper.finish(part, rows.line):
-                part.judge(rows.chunks(chunk), lookups)
+                part.judge(rows.chunks(task.chunk), lookups)
         finally:
             rows.close()
             part.close()
@@ -154,7 +152,7 @@ class Part:
         self.reasons = Counter[str]()
         self.rows = 0
 
-    def judge(self, chunks: Iterator[list[list[str]]], lookups: _Lookups,
+    def judge(self, chunks: Iterator[list[list[str]]], lookups: Lookups,
               between: Callable[[], None] | None = None) -> None:
         """Judge and write every row of ``chunks``; ``between`` is called after each chunk."""
         pending: Any = None
@@ -320,110 +318,3 @@ class Part:
 Screened = list[tuple[list[str], str, str | None]]  # fields, E.164 number, why refused
 # the rows (the header's width), their numbers (None: refused before lookup), and why those were
 Chunk = tuple[list[list[str]], list[str | None], dict[int, tuple[str, str]]]
-
-
-class _Lookups:
-    """Stored states fetched by a second thread while this one reads, judges and writes.
-
-    The thread holds one read transaction for the whole file, so every row is judged against
-    the same view of the ledger; SQLite and psycopg release the GIL while they search, so the
-    lookups cost this thread almost nothing. ``ask`` queues a chunk's numbers, ``answer``
-    returns the states of the oldest chunk asked for. With ``share`` (or ``join``) the
-    transaction is one another process can share (``storage.views``): ``token`` names it.
-    """
-
-    def __init__(self, store: Store, workspace_id: int, *, share: bool = False,
-                 join: str | None = None) -> None:
-        self._store, self._workspace_id = store, workspace_id
-        self._share, self._join = share or join is not None, join
-        self._asked: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
-        self._answers: queue.SimpleQueue[dict[str, str] | BaseException] = queue.SimpleQueue()
-        self._token: queue.SimpleQueue[str | BaseException] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name="filter-lookups", daemon=True)
-
-    def __enter__(self) -> _Lookups:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._asked.put(None)
-        self._thread.join()
-
-    def token(self) -> str:
-        """The shared view's token, once the transaction is open (raises what opening it
-        raised, ``ViewMoved`` among others)."""
-        got = self._token.get()
-        self._token.put(got)
-        if isinstance(got, BaseException):
-            raise got
-        return got
-
-    def ask(self, phones: list[str]) -> None:
-        self._asked.put(phones)
-
-    def answer(self) -> dict[str, str]:
-        found = self._answers.get()
-        if isinstance(found, BaseException):
-            raise found
-        return found
-
-    def _serve(self) -> None:
-        try:
-            with self._reading() as conn:
-                cursor = conn.connection.cursor()
-                sqlite = conn.dialect.name == "sqlite"
-                if sqlite:  # the lookups are random: the OS's cache serves them as well
-                    cursor.execute(f"PRAGMA cache_size=-{LOOKUP_CACHE_KIB}")
-                try:
-                    while (phones := self._asked.get()) is not None:
-                        self._answers.put(_stored(cursor, conn.dialect, self._workspace_id,
-                                                  phones))
-                finally:
-                    if sqlite:
-                        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        except BaseException as exc:  # handed to the reading thread, which raises it
-            self._token.put(exc)
-            self._answers.put(exc)
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        if not self._share:
-            with self._store.read() as conn:
-                yield conn
-            return
-        with shared_reading(self._store.engine, self._workspace_id, self._join) as (conn, token):
-            self._token.put(token)
-            yield conn
-
-
-_US, _RS = "\x1f", "\x1e"  # unit and record separators
-_STATES = {
-    # One statement and one parameter for a chunk's numbers, however many: a padded ``IN``
-    # list of a few thousand placeholders was bound, and waited for the GIL, 13 times a chunk.
-    "sqlite": "SELECT group_concat(phone || char(31) || state, char(30)) FROM contacts "
-              "WHERE workspace_id = ? AND phone IN (SELECT value FROM json_each(?))",
-    "postgresql": "SELECT string_agg(phone || chr(31) || state, chr(30)) FROM contacts "
-                  "WHERE workspace_id = %s AND phone = ANY(%s)",
-}
-
-
-def _stored(cursor: Any, dialect: Dialect, workspace_id: int, phones: list[str]
-            ) -> dict[str, str]:
-    """The stored state texts of those of ``phones`` that have one.
-
-    One statement on the DB-API cursor for the whole chunk (SQLite reads the numbers from one
-    JSON text, PostgreSQL from one array). The rows come back as one string (``phone US state
-    RS phone US state ...``): SQLite hands the GIL back and forth at every row it steps, which
-    starves the reading thread; one aggregate row is one step, and one statement a chunk is
-    one wait for the GIL, however long the reading thread's C calls hold it. Neither
-    separator can occur inside: numbers are digits, and JSON escapes every control character.
-    """
-    if not phones:
-        return {}
-    sqlite = dialect.name == "sqlite"
-    cursor.execute(_STATES[dialect.name], (workspace_id, json.dumps(phones) if sqlite else phones))
-    (joined,) = cursor.fetchone()
-    if not joined:
-        return {}
-    fields = iter(joined.replace(_US, _RS).split(_RS))
-    return dict(zip(fields, fields, strict=True))
