@@ -307,6 +307,23 @@ def test_a_quoted_line_break_across_the_cut(ledger: Store, tmp_path: Path,
     assert any(line.startswith("filter: two processes") for line in told), told
 
 
+def test_a_file_longer_than_the_split_bound_stays_in_one_process(
+        ledger: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Past ``SPLIT_MAX_ROWS`` lines each process would keep its own set of numbers, so the
+    file is judged in one process, with the same outputs; at the bound it is split."""
+    caplog.set_level(logging.INFO, logger=SPLIT_LOG)
+    path = tmp_path / "r.csv"
+    path.write_text("name,phone,note\n" + "".join(f"a,{_contact(n)},x\n" for n in range(12)))
+    one = _run_file(ledger, path, "marketing", None, 3, split_rows=None)
+    monkeypatch.setattr(filtering, "SPLIT_MAX_ROWS", 11)
+    assert _run_file(ledger, path, "marketing", None, 3, split_rows=1) == one
+    assert not _how(caplog)
+    monkeypatch.setattr(filtering, "SPLIT_MAX_ROWS", 12)
+    assert _run_file(ledger, path, "marketing", None, 3, split_rows=1) == one
+    assert any(line.startswith("filter: two processes") for line in _how(caplog))
+
+
 def test_a_moved_ledger_is_not_shared(store: Store) -> None:
     """On SQLite the helper's view is the parent's only while the workspace's ledger has not
     moved; on PostgreSQL it is the exported snapshot whatever happens after."""

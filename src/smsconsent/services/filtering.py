@@ -46,13 +46,15 @@ from smsconsent.services.verdicts import _DETAILS, Judge
 
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
 
-# With two processes asked for (`filter --processes 2`), files of at least this many lines,
-# read from a path, are judged in two. Not the default: on 2 cores it saves little wall time
-# once one process judges a million rows in ~4 s, spends ~2 CPU s more (a second interpreter,
-# and the helper reads the first part for its numbers), and takes about twice the memory: at
-# 1M rows ~260 MB summed with SPLIT_CHUNK-row chunks against ~175 MB in one process, and past
-# SEEN_IN_MEMORY numbers each process keeps its own million (~420 MB at 5M rows, BENCH-NOTES).
+# With two processes asked for (`filter --processes 2`), files of SPLIT_ROWS to SPLIT_MAX_ROWS
+# lines, read from a path, are judged in two. Not the default: on 2 cores it saves little wall
+# time once one process judges a million rows in ~4 s, spends ~2 CPU s more (a second
+# interpreter, and the helper reads the first part for its numbers), and takes more memory:
+# ~255 MB summed at 1M rows with SPLIT_CHUNK-row chunks, against ~175 MB in one process. Past
+# SEEN_IN_MEMORY lines each process would keep its own million numbers (~450 MB at 5M rows),
+# so a longer file is judged in one process, which stays near 260 MB whatever the size.
 SPLIT_ROWS = 300_000
+SPLIT_MAX_ROWS = SEEN_IN_MEMORY
 SPLIT_CHUNK = 10_000  # rows a chunk when split: two processes' chunks in flight cost ~45 MB
 HEAD_SHARE = 0.58  # of the bytes, judged here; the helper also reads the rest for numbers
 
@@ -69,8 +71,9 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
 
     ``workspace`` limits the caller (an API key) to that workspace's numbers; ``exact`` asks
     the gate about every row from its whole state (see the module's docstring). A file of at
-    least ``split_rows`` lines that is a named file on disk is judged in two processes
-    (``filter_helper``), with the same outputs; None keeps it in one.
+    least ``split_rows`` (and at most ``SPLIT_MAX_ROWS``) lines that is a named file on disk
+    is judged in two processes (``filter_helper``), with the same outputs; None keeps it in
+    one.
     """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
@@ -86,7 +89,7 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
     report.start(shape.rows)
     header = list(shape.header)
     header[shape.phone] = "phone"
-    split = split_rows is not None and shape.rows >= split_rows
+    split = split_rows is not None and split_rows <= shape.rows <= SPLIT_MAX_ROWS
     task = Task(number.number, number.campaign, purpose, ws.policy, list_name, exact,
                 ws.region, len(shape.header), shape.phone,
                 min(chunk, SPLIT_CHUNK) if split else chunk, SEEN_IN_MEMORY)
