@@ -182,7 +182,7 @@ class ChunkReader:
             got = list(islice(reader, want))
             if not got:
                 return
-            if all(map(str.strip, map("".join, got))):  # ``_blank`` in C: none is
+            if all(map(str.strip, map("".join, got))):  # no row is ``_blank`` (checked in C)
                 yield got
                 continue
             rows = [row for row in got if not _blank(row)]
