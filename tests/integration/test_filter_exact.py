@@ -143,6 +143,29 @@ def test_fast_path_writes_what_the_generic_path_writes(ledger: Store, rows: list
                 assert fast == _run(ledger, data, purpose, list_name, 10_000, exact=True)
 
 
+_lone = st.one_of(st.tuples(_number).map(list), st.tuples(_number, _field).map(list),
+                 st.tuples(_field, _field).map(list), st.just([""]), st.just([]))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_lone, max_size=30), chunk=st.integers(1, 12),
+       end=st.sampled_from(["\n", "\r\n"]), repeat=st.booleans())
+def test_fast_path_on_a_phone_column_alone(ledger: Store, rows: list[list[str]], chunk: int,
+                                           end: str, repeat: bool) -> None:
+    """A file of one column (where a lone empty field is written ``""``), with rows too long
+    and blank, CRLF line ends, every number twice or not: the chunk-at-a-time path writes
+    the reference's bytes."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=end)
+    writer.writerow(["Phone"])
+    writer.writerows(rows + rows if repeat else rows)
+    data = out.getvalue().encode()
+    for purpose in ("informational", "marketing"):
+        fast = _run(ledger, data, purpose, None, chunk, exact=False)
+        assert fast == _run(ledger, data, purpose, None, 10_000, exact=True)
+
+
 def test_every_verdict_is_the_gates(ledger: Store) -> None:
     """On each contact of the ledger and a new one, each row's fate is what ``check`` says,
     and the opt-out detail names the opt-out in force."""
@@ -282,6 +305,23 @@ def test_a_quoted_line_break_across_the_cut(ledger: Store, tmp_path: Path,
     told = _how(caplog)
     assert "filter: one process (a quoted field runs across the cut)" in told
     assert any(line.startswith("filter: two processes") for line in told), told
+
+
+def test_a_file_longer_than_the_split_bound_stays_in_one_process(
+        ledger: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Past ``SPLIT_MAX_ROWS`` lines each process would keep its own set of numbers, so the
+    file is judged in one process, with the same outputs; at the bound it is split."""
+    caplog.set_level(logging.INFO, logger=SPLIT_LOG)
+    path = tmp_path / "r.csv"
+    path.write_text("name,phone,note\n" + "".join(f"a,{_contact(n)},x\n" for n in range(12)))
+    one = _run_file(ledger, path, "marketing", None, 3, split_rows=None)
+    monkeypatch.setattr(filtering, "SPLIT_MAX_ROWS", 11)
+    assert _run_file(ledger, path, "marketing", None, 3, split_rows=1) == one
+    assert not _how(caplog)
+    monkeypatch.setattr(filtering, "SPLIT_MAX_ROWS", 12)
+    assert _run_file(ledger, path, "marketing", None, 3, split_rows=1) == one
+    assert any(line.startswith("filter: two processes") for line in _how(caplog))
 
 
 def test_a_moved_ledger_is_not_shared(store: Store) -> None:

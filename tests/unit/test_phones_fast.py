@@ -51,3 +51,73 @@ def test_line_digits_never_change_validity(region: str) -> None:
         for tail in range(0, 1000, 37):
             number = f"+1{national[:7]}{tail:03d}"
             assert _fast(norm, number) == _slow(number, "US"), number
+
+
+def _many(norm: PhoneNormalizer, texts: list[str]) -> list[str]:
+    return ["invalid" if phone is None else phone for phone in norm.many(texts)]
+
+
+def _expected(texts: list[str], region: str) -> list[str]:
+    return ["invalid" if answer.startswith("error: ") else answer
+            for answer in (_slow(text, region) for text in texts)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.one_of(_PHONEISH, _NANP, _DISPLAY), max_size=30),
+       region=st.sampled_from(["US", "CA", "GB"]))
+def test_many_is_one_call_a_text(texts: list[str], region: str) -> None:
+    """``many`` answers each text as ``normalize_phone`` does (None exactly where it raises),
+    on a fresh normaliser and on one whose prefix cache those texts already filled."""
+    warm = PhoneNormalizer(region)
+    for text in texts:
+        _fast(warm, text)
+    for norm in (PhoneNormalizer(region), warm):
+        assert _many(norm, texts) == _expected(texts, region)
+
+
+def _examples(region: str) -> list[str]:
+    """phonenumbers' example numbers of every type for ``region``, written in E.164 and in
+    the national display form ``(NPA) NXX-XXXX`` the fast path reads whole."""
+    texts = []
+    for kind in range(12):
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is None:
+            continue
+        texts.append(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+        national = str(example.national_number)
+        if example.country_code == 1 and len(national) == 10:
+            for tail in range(0, 1000, 111):
+                digits = f"{national[:7]}{tail:03d}"
+                texts += [f"+1{digits}", f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"]
+    return texts
+
+
+@pytest.mark.parametrize("region", sorted(phonenumbers.SUPPORTED_REGIONS))
+def test_many_on_every_regions_example_numbers(region: str) -> None:
+    """For each region's example numbers, read with the region itself and with US and CA as
+    the workspace's region, ``many`` and ``normalize_phone`` agree, cold and warm."""
+    texts = _examples(region)
+    for home in {region, "US", "CA"}:
+        norm = PhoneNormalizer(home)
+        assert _many(norm, texts) == _expected(texts, home)
+        assert _many(norm, texts) == _expected(texts, home)  # from the prefix cache
+
+
+class _Counting(PhoneNormalizer):
+    calls = 0
+
+    def __call__(self, text: str) -> str:
+        self.calls += 1
+        return super().__call__(text)
+
+
+def test_many_answers_the_common_forms_itself() -> None:
+    """Once a prefix is known, E.164 and ``(NPA) NXX-XXXX`` texts are answered by ``many``'s
+    own loop, with no call a text (the point of it), and the answers are still the same."""
+    norm = _Counting("US")
+    texts = [f"+1555123{n:04d}" for n in range(50)] + \
+        [f"(555) 123-{n:04d}" for n in range(50, 100)]
+    assert _many(norm, texts) == _expected(texts, "US")
+    assert norm.calls == 1  # the first, to learn the prefix 5551230
+    assert _many(norm, texts) == _expected(texts, "US")
+    assert norm.calls == 1

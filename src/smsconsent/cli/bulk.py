@@ -146,8 +146,8 @@ def filter_file(
     rejects: Path = typer.Option(None, "--rejects", help="Where refused rows go (default: "
                                  "FILE.refused.csv next to the input)."),
     processes: int = typer.Option(1, "--processes", min=1, max=2,
-                                  help="2: judge a file of 300,000 lines or more in two "
-                                  "processes (faster on two cores, about twice the memory)."),
+                                  help="2: judge a file of 300,000 to 1,000,000 lines in "
+                                  "two processes (faster on two cores, more memory)."),
 ) -> None:
     """Apply the send gate to a whole campaign file; records nothing (a check, not a send).
 

@@ -40,12 +40,8 @@ from typing import Any, BinaryIO
 from smsconsent import csvio
 from smsconsent.services.base import Store
 from smsconsent.services.collector import collector_paused
-from smsconsent.services.filtering import (
-    HEAD_SHARE,
-    Part,
-    Task,
-    _Lookups,
-)
+from smsconsent.services.filtering import HEAD_SHARE, Part, Task
+from smsconsent.services.lookups import Lookups
 from smsconsent.storage.database import make_engine
 from smsconsent.storage.views import ViewMoved
 
@@ -205,7 +201,7 @@ def _help(job: Job, conn: Connection) -> None:
     task = job.task
     try:
         with open(job.path, "rb") as source, \
-                _Lookups(store, job.workspace_id, join=job.token) as lookups, \
+                Lookups(store, job.workspace_id, join=job.token) as lookups, \
                 collector_paused():
             try:
                 lookups.token()

@@ -1,7 +1,7 @@
 """The send gate applied to a whole campaign file: who may be texted, who not, and why.
 
 Streaming and memory-bounded: recipients are read in chunks, their stored states looked up a
-chunk at a time (``WHERE workspace_id = ? AND phone IN (...)``) inside one read transaction, so
+chunk at a time (one statement a chunk, ``lookups``) inside one read transaction, so
 the whole file is judged against one consistent view of the ledger; every answer is
 ``domain.gate.decide``'s, the one rule every send obeys. Filtering is a check, not a send: it
 records nothing in the ledger (``send`` records each message as it goes, and adds the opt-out
@@ -15,22 +15,23 @@ A million rows must take seconds, so ``decide`` is asked once per distinct *deci
 part* of a state (``Judge``), not once per row: in one run sender, purpose, list and policy are
 fixed, and what is left of a state that ``decide`` reads is small (blocked, whether a covering
 opt-out is in force, the one list's membership, the marketing grant). Never-seen numbers all
-share the empty state's answer. ``exact=True`` instead rebuilds every stored state and asks
-``decide`` for each row: the reference the tests hold the fast path to, byte for byte.
+share the empty state's answer. Nor is Python asked once per row where C can do a chunk at a
+time: numbers are read a column at a time (``PhoneNormalizer.many``), duplicates found by set
+operations, verdicts taken by stored text and rows split by them with ``compress``, and each
+refusal's ending formatted once. ``exact=True`` instead judges row by row, rebuilding every
+stored state and asking ``decide`` for each: the reference the tests hold the fast path to,
+byte for byte.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
-
-from sqlalchemy import Connection, Dialect, bindparam, func, select
+from itertools import compress
+from operator import itemgetter, not_
+from typing import Any, BinaryIO, cast
 
 from smsconsent import csvio
 from smsconsent.domain.phones import PhoneNormalizer
@@ -38,25 +39,23 @@ from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.errors import InvalidPhone, NotFound
 from smsconsent.services.base import Store, load_workspace_by_id, our_number, parse_sender
 from smsconsent.services.collector import collector_paused
+from smsconsent.services.lookups import Lookups
 from smsconsent.services.seen_numbers import SEEN_IN_MEMORY, SeenNumbers
 from smsconsent.services.sending import _known_list, _purpose
 from smsconsent.services.verdicts import _DETAILS, Judge
-from smsconsent.storage import tables as t
-from smsconsent.storage.database import CACHE_KIB
-from smsconsent.storage.views import shared_reading
 
-LOOKUP_CACHE_KIB = 8192  # SQLite's page cache for a filter's lookups (not the default 64 MiB)
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
-LOOKUP = 2_000  # phones per ``IN (...)``: well under SQLite's and PostgreSQL's parameter limits
 
-
-
-
-# With two processes asked for (`filter --processes 2`), files of at least this many lines,
-# read from a path, are judged in two. Not the default: on 2 cores it saves ~20 % of the wall
-# time but spends more CPU and about twice the memory (1M rows: ~310 MB summed against ~175 MB
-# in one process; BENCHMARKS.md), and one process is what keeps a filter under 300 MB.
+# With two processes asked for (`filter --processes 2`), files of SPLIT_ROWS to SPLIT_MAX_ROWS
+# lines, read from a path, are judged in two. Not the default: on 2 cores it saves little wall
+# time once one process judges a million rows in ~4 s, spends ~2 CPU s more (a second
+# interpreter, and the helper reads the first part for its numbers), and takes more memory:
+# ~255 MB summed at 1M rows with SPLIT_CHUNK-row chunks, against ~175 MB in one process. Past
+# SEEN_IN_MEMORY lines each process would keep its own million numbers (~450 MB at 5M rows),
+# so a longer file is judged in one process, which stays near 260 MB whatever the size.
 SPLIT_ROWS = 300_000
+SPLIT_MAX_ROWS = SEEN_IN_MEMORY
+SPLIT_CHUNK = 10_000  # rows a chunk when split: two processes' chunks in flight cost ~45 MB
 HEAD_SHARE = 0.58  # of the bytes, judged here; the helper also reads the rest for numbers
 
 
@@ -72,8 +71,9 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
 
     ``workspace`` limits the caller (an API key) to that workspace's numbers; ``exact`` asks
     the gate about every row from its whole state (see the module's docstring). A file of at
-    least ``split_rows`` lines that is a named file on disk is judged in two processes
-    (``filter_helper``), with the same outputs; None keeps it in one.
+    least ``split_rows`` (and at most ``SPLIT_MAX_ROWS``) lines that is a named file on disk
+    is judged in two processes (``filter_helper``), with the same outputs; None keeps it in
+    one.
     """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
@@ -89,24 +89,26 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
     report.start(shape.rows)
     header = list(shape.header)
     header[shape.phone] = "phone"
+    split = split_rows is not None and split_rows <= shape.rows <= SPLIT_MAX_ROWS
     task = Task(number.number, number.campaign, purpose, ws.policy, list_name, exact,
-                ws.region, len(shape.header), shape.phone, chunk, SEEN_IN_MEMORY)
+                ws.region, len(shape.header), shape.phone,
+                min(chunk, SPLIT_CHUNK) if split else chunk, SEEN_IN_MEMORY)
     part = Part(task, csvio.RowsWriter(sendable, header),
                 csvio.RejectsWriter(refused, shape.header), report)
     helper = None
-    if split_rows is not None and shape.rows >= split_rows:
+    if split:
         from smsconsent.services import filter_helper
         helper = filter_helper.plan(store, ws.id, source, task)
-    with _Lookups(store, ws.id, share=helper is not None) as lookups, collector_paused():
+    with Lookups(store, ws.id, share=helper is not None) as lookups, collector_paused():
         if helper is not None:
             helper.start(lookups.token(), report)
         rows = csvio.ChunkReader(source)
         try:
             until = None if helper is None else helper.cut.lines
-            part.judge(rows.chunks(chunk, until=until), lookups,
+            part.judge(rows.chunks(task.chunk, until=until), lookups,
                        None if helper is None else helper.relay)
             if helper is not None and not helper.finish(part, rows.line):
-                part.judge(rows.chunks(chunk), lookups)
+                part.judge(rows.chunks(task.chunk), lookups)
         finally:
             rows.close()
             part.close()
@@ -153,10 +155,10 @@ class Part:
         self.reasons = Counter[str]()
         self.rows = 0
 
-    def judge(self, chunks: Iterator[list[list[str]]], lookups: _Lookups,
+    def judge(self, chunks: Iterator[list[list[str]]], lookups: Lookups,
               between: Callable[[], None] | None = None) -> None:
         """Judge and write every row of ``chunks``; ``between`` is called after each chunk."""
-        pending: Screened | None = None
+        pending: Any = None
         for fields_chunk in chunks:
             judged, wanted = self.screen(fields_chunk)
             lookups.ask(wanted)
@@ -174,20 +176,98 @@ class Part:
 
     def remember(self, chunks: Iterator[list[list[str]]]) -> None:
         """Only note the numbers of ``chunks`` as seen, as ``screen`` would."""
-        width, at, norm, first = self.task.width, self.task.phone, self.norm, self.seen.add
+        width, at, norm, seen = self.task.width, self.task.phone, self.norm, self.seen
         for fields_chunk in chunks:
-            self.seen.settle()
-            for fields in fields_chunk:
-                if len(fields) > width:
-                    continue
-                try:
-                    phone = norm(fields[at] if at < len(fields) else "")
-                except InvalidPhone:
-                    continue
-                first(phone)
+            seen.settle()
+            texts = [fields[at] if at < len(fields) else "" for fields in fields_chunk
+                     if len(fields) <= width]
+            phones = [phone for phone in norm.many(texts) if phone is not None]
+            if not seen.add_new(phones):
+                for phone in phones:
+                    seen.add(phone)
 
-    def screen(self, fields_chunk: list[list[str]]) -> tuple[Screened, list[str]]:
-        """Each row's number in E.164 and what is wrong with the row before any lookup."""
+    def screen(self, fields_chunk: list[list[str]]) -> tuple[Any, list[str]]:
+        """Each row's number in E.164 and what is wrong with the row before any lookup, and
+        the numbers to look up; ``exact`` takes the reference path, a row at a time."""
+        if self.task.exact:
+            return self._screen_each(fields_chunk)
+        return self._screen_chunk(fields_chunk)
+
+    def finish(self, judged: Any, states: dict[str, str]) -> None:
+        """Judge a screened chunk against its stored states and write both outputs."""
+        if self.task.exact:
+            self._finish_each(judged, states)
+            self.report.advance(len(judged))
+        else:
+            self._finish_chunk(judged, states)
+            self.report.advance(len(judged[0]))
+
+    def _screen_chunk(self, rows: list[list[str]]) -> tuple[Chunk, list[str]]:
+        """``_screen_each``'s answers, the column at a time: rows are made the header's
+        width here (a short row padded, a long one cut and refused), numbers read by
+        ``PhoneNormalizer.many``, duplicates found by set operations when there are none."""
+        width, at, seen = self.task.width, self.task.phone, self.seen
+        whys: dict[int, tuple[str, str]] = {}
+        if set(map(len, rows)) != {width}:
+            for i, fields in enumerate(rows):
+                if len(fields) > width:
+                    whys[i] = ("bad_row", "more fields than the header (extra fields: "
+                               f"{', '.join(fields[width:])})")
+                    rows[i] = fields[:width]
+                elif len(fields) < width:
+                    rows[i] = csvio.fit(fields, width)
+        phones = self.norm.many(list(map(itemgetter(at), rows)))
+        for i in whys:
+            phones[i] = None
+        if None in phones:
+            for i, phone in enumerate(phones):
+                if phone is None and i not in whys:
+                    try:
+                        phones[i] = self.norm(rows[i][at])
+                    except InvalidPhone as exc:
+                        whys[i] = ("invalid_phone", exc.message)
+        seen.settle()
+        valid = [phone for phone in phones if phone is not None] if whys \
+            else cast(list[str], phones)  # no None among them
+        wanted: list[str]
+        if seen.add_new(valid):
+            wanted = valid
+        else:
+            wanted = []
+            for i, phone in enumerate(phones):
+                if phone is not None:
+                    if seen.add(phone):
+                        wanted.append(phone)
+                    else:
+                        whys[i] = ("duplicate", _DETAILS["duplicate"])
+        if seen.spilled and (older := seen.older(wanted)):
+            wanted = [phone for phone in wanted if phone not in older]
+            for i, phone in enumerate(phones):
+                if phone in older and i not in whys:
+                    whys[i] = ("duplicate", _DETAILS["duplicate"])
+        return (rows, phones, whys), wanted
+
+    def _finish_chunk(self, judged: Chunk, states: dict[str, str]) -> None:
+        """``_finish_each``'s outputs, the chunk at a time: verdicts by stored text
+        (``Judge.many``), rows split by them with ``compress``, refusals written with their
+        endings formatted once (``RejectsWriter.write_ending``)."""
+        rows, phones, whys = judged
+        # a number refused before the lookup is None, which has no stored state
+        verdicts = self.judge_.many(list(map(states.get, cast(list[str], phones))))
+        for i, (why, detail) in whys.items():
+            verdicts[i] = (False, why, detail)
+        allowed = list(map(itemgetter(0), verdicts))
+        passed, at = list(compress(rows, allowed)), self.task.phone
+        for row, phone in zip(passed, compress(cast(list[str], phones), allowed), strict=True):
+            row[at] = phone
+        refused = list(map(not_, allowed))
+        ends = list(map(itemgetter(1, 2), compress(verdicts, refused)))
+        self.reasons.update(map(itemgetter(0), ends))
+        self.out.write_many(passed)
+        self.rejects.write_ending(list(compress(rows, refused)), ends)
+
+    def _screen_each(self, fields_chunk: list[list[str]]) -> tuple[Screened, list[str]]:
+        """The reference screening, a row at a time (``exact``)."""
         judged: Screened = []
         wanted: list[str] = []
         keep, want, first = judged.append, wanted.append, self.seen.add
@@ -213,8 +293,8 @@ class Part:
                       for fields, phone, why in judged]
         return judged, wanted
 
-    def finish(self, judged: Screened, states: dict[str, str]) -> None:
-        """Judge a screened chunk against its stored states and write both outputs."""
+    def _finish_each(self, judged: Screened, states: dict[str, str]) -> None:
+        """The reference judging and writing, a row at a time (``exact``)."""
         passed: list[list[str]] = []
         failed: list[list[str]] = []
         judge, reasons = self.judge_, self.reasons
@@ -236,130 +316,8 @@ class Part:
             failed.append(line(fields, why, detail))
         self.out.write_many(passed)
         self.rejects.write_many(failed)
-        self.report.advance(len(judged))
 
 
 Screened = list[tuple[list[str], str, str | None]]  # fields, E.164 number, why refused
-
-
-class _Lookups:
-    """Stored states fetched by a second thread while this one reads, judges and writes.
-
-    The thread holds one read transaction for the whole file, so every row is judged against
-    the same view of the ledger; SQLite and psycopg release the GIL while they search, so the
-    lookups cost this thread almost nothing. ``ask`` queues a chunk's numbers, ``answer``
-    returns the states of the oldest chunk asked for. With ``share`` (or ``join``) the
-    transaction is one another process can share (``storage.views``): ``token`` names it.
-    """
-
-    def __init__(self, store: Store, workspace_id: int, *, share: bool = False,
-                 join: str | None = None) -> None:
-        self._store, self._workspace_id = store, workspace_id
-        self._share, self._join = share or join is not None, join
-        self._asked: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
-        self._answers: queue.SimpleQueue[dict[str, str] | BaseException] = queue.SimpleQueue()
-        self._token: queue.SimpleQueue[str | BaseException] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name="filter-lookups", daemon=True)
-
-    def __enter__(self) -> _Lookups:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._asked.put(None)
-        self._thread.join()
-
-    def token(self) -> str:
-        """The shared view's token, once the transaction is open (raises what opening it
-        raised, ``ViewMoved`` among others)."""
-        got = self._token.get()
-        self._token.put(got)
-        if isinstance(got, BaseException):
-            raise got
-        return got
-
-    def ask(self, phones: list[str]) -> None:
-        self._asked.put(phones)
-
-    def answer(self) -> dict[str, str]:
-        found = self._answers.get()
-        if isinstance(found, BaseException):
-            raise found
-        return found
-
-    def _serve(self) -> None:
-        try:
-            with self._reading() as conn:
-                cursor = conn.connection.cursor()
-                sqlite = conn.dialect.name == "sqlite"
-                if sqlite:  # the lookups are random: the OS's cache serves them as well
-                    cursor.execute(f"PRAGMA cache_size=-{LOOKUP_CACHE_KIB}")
-                try:
-                    while (phones := self._asked.get()) is not None:
-                        self._answers.put(_stored(cursor, conn.dialect, self._workspace_id,
-                                                  phones))
-                finally:
-                    if sqlite:
-                        cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        except BaseException as exc:  # handed to the reading thread, which raises it
-            self._token.put(exc)
-            self._answers.put(exc)
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        if not self._share:
-            with self._store.read() as conn:
-                yield conn
-            return
-        with shared_reading(self._store.engine, self._workspace_id, self._join) as (conn, token):
-            self._token.put(token)
-            yield conn
-
-
-_US, _RS = "\x1f", "\x1e"  # unit and record separators
-_PHONES = tuple(f"p{i}" for i in range(LOOKUP))
-_LOOKUPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]] | tuple[str, None, None]] = {}
-
-
-def _stored(cursor: Any, dialect: Dialect, workspace_id: int, phones: list[str]
-            ) -> dict[str, str]:
-    """The stored state texts of those of ``phones`` that have one.
-
-    One statement of ``LOOKUP`` placeholders, compiled once per dialect and run on the DB-API
-    cursor (a short last chunk is padded with its own last phone): SQLAlchemy's per-call
-    expansion of an ``IN`` list costs more than the query. The rows come back as one string
-    (``phone US state RS phone US state ...``): SQLite hands the GIL back and forth at every
-    row it steps, which starves the reading thread; one aggregate row is one step. Neither
-    separator can occur inside: numbers are digits, and JSON escapes every control character.
-    """
-    if dialect.name not in _LOOKUPS:
-        contacts = t.contacts.c
-        query = select(func.aggregate_strings(
-            contacts.phone + bindparam("us", _US) + contacts.state, _RS)).where(
-            contacts.workspace_id == bindparam("ws", 0),
-            contacts.phone.in_([bindparam(name, "") for name in _PHONES]))
-        compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        if compiled.positional:
-            names = tuple(compiled.positiontup or ())
-            at = names.index(_PHONES[0])
-            if names[at:at + LOOKUP] != _PHONES:
-                raise RuntimeError(f"{dialect.name}: the IN list is not bound in one run")
-            _LOOKUPS[dialect.name] = (compiled.string, names[:at], names[at + LOOKUP:])
-        else:
-            _LOOKUPS[dialect.name] = (compiled.string, None, None)
-    sql, before, after = _LOOKUPS[dialect.name]
-    fixed = {"ws": workspace_id, "us": _US}
-    found: dict[str, str] = {}
-    for start in range(0, len(phones), LOOKUP):
-        part = phones[start:start + LOOKUP]
-        part += [part[-1]] * (LOOKUP - len(part))
-        if before is None or after is None:
-            cursor.execute(sql, {**fixed, **dict(zip(_PHONES, part, strict=True))})
-        else:
-            cursor.execute(sql, (*[fixed[n] for n in before], *part,
-                                 *[fixed[n] for n in after]))
-        (joined,) = cursor.fetchone()
-        if joined:
-            fields = iter(joined.replace(_US, _RS).split(_RS))
-            found.update(zip(fields, fields, strict=True))
-    return found
+# the rows (the header's width), their numbers (None: refused before lookup), and why those were
+Chunk = tuple[list[list[str]], list[str | None], dict[int, tuple[str, str]]]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from smsconsent.domain.consent import OPTED_OUT, Consent, ContactState, Subscription
 from smsconsent.domain.gate import Decision, decide
@@ -23,6 +23,7 @@ _DETAILS = {
 
 Verdict = tuple[bool, str, str]  # allowed, reason, detail
 _NOTHING: dict[str, Any] = {}
+TEXTS = 16_384  # stored texts whose verdicts ``Judge.many`` keeps (a few MB)
 
 
 class Judge:
@@ -45,6 +46,24 @@ class Judge:
         self.policy, self.list_name, self.exact = policy, list_name, exact
         self._memo: dict[tuple[Any, ...], Verdict] = {}
         self.unseen = self._verdict(self._decide(ContactState("")), _NOTHING)
+        self._texts: dict[str | None, Verdict] = {None: self.unseen}
+
+    def many(self, texts: list[str | None]) -> list[Verdict]:
+        """The verdicts on a chunk's stored texts (None: no stored state), remembered by text:
+        a verdict is a function of the text alone in one run, and imported opt-outs often
+        share one. Up to ``TEXTS`` texts are kept, then forgotten all at once."""
+        memo = self._texts
+        verdicts: list[Verdict | None] = list(map(memo.get, texts))
+        if None in verdicts:
+            for i, verdict in enumerate(verdicts):
+                if verdict is None:
+                    text = texts[i]
+                    assert text is not None  # memo[None] is ``unseen``
+                    if len(memo) >= TEXTS:
+                        memo.clear()
+                        memo[None] = self.unseen
+                    verdicts[i] = memo[text] = self.stored(text)
+        return cast(list[Verdict], verdicts)  # every None was filled
 
     def stored(self, text: str) -> Verdict:
         """The verdict on a contact whose stored state is ``text``."""
