@@ -33,6 +33,7 @@ from smsconsent.storage import tables as t
 from smsconsent.storage.chain import GENESIS, canonical, event_hash
 from smsconsent.storage.database import Prepared, is_sqlite
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
+from smsconsent.storage.pg_close import close_ledger
 from smsconsent.storage.rows import CONTACT_COLUMNS, insert_rows, save_states, stored_texts
 from smsconsent.storage.stencil import Unstencillable
 
@@ -80,9 +81,14 @@ class Ledger:
 
     Opening it locks the workspace row, so nothing else writes to this workspace until the
     transaction ends (storage/database.py explains the invariant).
+
+    On PostgreSQL recorded events are held until ``close`` writes them with the states and
+    the head in one statement (storage/pg_close.py), or until anything reads the events or
+    takes ``conn``, which writes them first: code using the transaction's connection always
+    finds the ledger as recorded.
     """
 
-    conn: Connection
+    _conn: Connection
     workspace_id: int
     head_seq: int
     head_hash: str
@@ -94,6 +100,20 @@ class Ledger:
     # The head event's ``recorded_at`` and ``head_seq`` when opened, for ``resume``.
     _head_at: str | None = None
     _opened_seq: int = 0
+    # Event rows recorded and not yet written (PostgreSQL only; see the class docstring).
+    _pending: list[tuple[Any, ...]] = field(default_factory=list)
+    _batched: bool = False
+
+    @property
+    def conn(self) -> Connection:
+        """The transaction's connection, every event recorded so far written to it."""
+        if self._pending:
+            self._write_pending()
+        return self._conn
+
+    def _write_pending(self) -> None:
+        insert_rows(self._conn, t.events, EVENT_COLUMNS, self._pending)
+        self._pending = []
 
     @classmethod
     def open(cls, conn: Connection, workspace_id: int, now: Callable[[], str]) -> Ledger:
@@ -116,7 +136,7 @@ class Ledger:
         already, the head is ``previous``'s, and so is the head event's time."""
         last = previous.recorded_at if previous.head_seq != previous._opened_seq \
             else previous._head_at
-        return cls._at(previous.conn, previous.workspace_id, previous.head_seq,
+        return cls._at(previous._conn, previous.workspace_id, previous.head_seq,
                        previous.head_hash, last, now)
 
     @classmethod
@@ -126,7 +146,7 @@ class Ledger:
         if last is not None:
             recorded_at = max(recorded_at, last)
         return cls(conn, workspace_id, head_seq, head_hash, recorded_at, _head_at=last,
-                   _opened_seq=head_seq)
+                   _opened_seq=head_seq, _batched=not is_sqlite(conn))
 
     def bulk(self, *, ending: bool) -> None:
         """Mark this transaction as one of a bulk write's (``ending``: its last).
@@ -146,7 +166,7 @@ class Ledger:
     def state(self, phone: str) -> ContactState:
         """The contact's current state (a new, empty one for a contact never seen)."""
         if phone not in self._states:
-            stored = stored_state(self.conn, self.workspace_id, phone)
+            stored = stored_state(self._conn, self.workspace_id, phone)
             self._states[phone] = stored or ContactState(phone)
             if stored is not None:
                 self._stored.add(phone)
@@ -160,7 +180,7 @@ class Ledger:
         phone not in it has no row), so they are not read twice.
         """
         wanted = [p for p in dict.fromkeys(phones) if p not in self._states]
-        found = stored_texts(self.conn, self.workspace_id, wanted) if texts is None \
+        found = stored_texts(self._conn, self.workspace_id, wanted) if texts is None \
             else ((p, texts[p]) for p in wanted if p in texts)
         for phone, text in found:
             self._states[phone] = ContactState.from_dict(json.loads(text), phone)
@@ -174,7 +194,7 @@ class Ledger:
         this transaction (a caller that can decide from the text alone need not build the
         states; ``states`` takes the answer back)."""
         wanted = [p for p in dict.fromkeys(phones) if p not in self._states]
-        return dict(stored_texts(self.conn, self.workspace_id, wanted))
+        return dict(stored_texts(self._conn, self.workspace_id, wanted))
 
     # -- events --------------------------------------------------------------------------------
     def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
@@ -195,11 +215,12 @@ class Ledger:
         digest = event_hash(self.head_hash, seq, event.type.value, event.contact,
                             event.occurred_at, self.recorded_at, event.actor, event.provider_id,
                             data_json)
-        _INSERT_EVENT.run(self.conn, {
-            "workspace_id": self.workspace_id, "seq": seq, "type": event.type.value,
-            "contact": event.contact, "occurred_at": event.occurred_at,
-            "recorded_at": self.recorded_at, "actor": event.actor,
-            "provider_id": event.provider_id, "data": data_json, "hash": digest}).close()
+        row = (self.workspace_id, seq, event.type.value, event.contact, event.occurred_at,
+               self.recorded_at, event.actor, event.provider_id, data_json, digest)
+        if self._batched:
+            self._pending.append(row)
+        else:
+            _INSERT_EVENT.run(self._conn, dict(zip(EVENT_COLUMNS, row, strict=True))).close()
         recorded = RecordedEvent(seq, event.type.value, event.occurred_at, self.recorded_at,
                                  event.actor, event.contact, event.data, event.provider_id,
                                  self.head_hash, digest)
@@ -295,11 +316,16 @@ class Ledger:
     def close(self) -> None:
         """Write the moved states and the new chain head; called before the commit."""
         dirty = [self._states[p] for p in sorted(self._dirty)]
-        save_states(self.conn, self.workspace_id, dirty, self._stored, self.recorded_at)
+        if self._batched:
+            close_ledger(self._conn, self.workspace_id, self._pending, dirty, self._stored,
+                         self.recorded_at, self.head_seq, self.head_hash)
+            self._pending = []
+        else:
+            save_states(self._conn, self.workspace_id, dirty, self._stored, self.recorded_at)
+            _SET_HEAD.run(self._conn, {"ws": self.workspace_id, "head_seq": self.head_seq,
+                                       "head_hash": self.head_hash}).close()
         self._stored.update(self._dirty)
         self._dirty.clear()
-        _SET_HEAD.run(self.conn, {"ws": self.workspace_id, "head_seq": self.head_seq,
-                                  "head_hash": self.head_hash}).close()
 
 
 # The single-event path's statements, compiled once (storage/database.Prepared): a webhook
