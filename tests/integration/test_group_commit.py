@@ -8,7 +8,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from smsconsent import services
 from smsconsent.domain.events import CONTACT, Event, EventType
@@ -130,3 +131,53 @@ def test_resume_is_what_open_reads(store: Store, now: str, records: int) -> None
         opened = Ledger.open(first.conn, ws, lambda: now)
         assert (resumed.head_seq, resumed.head_hash, resumed.recorded_at) == (
             opened.head_seq, opened.head_hash, opened.recorded_at)
+
+
+def test_a_text_whose_statement_fails_is_left_out_and_the_others_commit(store: Store) -> None:
+    """A body whose SQL fails (which aborts a PostgreSQL transaction) is answered with that
+    error; the other texts of its group run again without it and commit, on one chain."""
+    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
+    with store.read() as conn:
+        ws = services.base.load_workspace(conn, "acme")
+    before = _events(store, ws.id)
+    runs: list[str] = []
+
+    def broken(ledger: Ledger) -> None:
+        _note("+15551239999")(ledger)
+        ledger.conn.execute(text("SELECT no_such_column FROM workspaces"))
+
+    def counted(phone: str) -> Callable[[Ledger], int]:
+        def body(ledger: Ledger) -> int:
+            runs.append(phone)
+            return _note(phone)(ledger)
+        return body
+
+    gate = threading.Lock()
+    gate.acquire()
+    entered = threading.Event()
+
+    def hold(_ledger: Ledger) -> bool:
+        entered.set()
+        return gate.acquire()
+
+    group = GroupCommit(store)
+    group.start()
+    try:
+        first = group.submit(ws.id, hold)
+        assert entered.wait(10)
+        futures = [group.submit(ws.id, counted("+15551238001")),
+                   group.submit(ws.id, broken),
+                   group.submit(ws.id, counted("+15551238002"))]
+        gate.release()
+        assert first.result(10) is True
+        with pytest.raises(DBAPIError, match="no_such_column"):
+            futures[1].result(10)
+        seqs = [futures[0].result(10), futures[2].result(10)]
+    finally:
+        group.stop()
+    assert runs == ["+15551238001", "+15551238001", "+15551238002"]  # the first ran twice
+    assert seqs[1] == seqs[0] + 1
+    assert _events(store, ws.id) == before + 2
+    with store.read() as conn:
+        assert audit.verify(conn, ws.id).ok
+        assert ledger_store.stored_state(conn, ws.id, "+15551239999") is None
