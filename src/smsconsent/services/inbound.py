@@ -185,7 +185,7 @@ def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
         ws = load_workspace_by_id(ledger.conn, inbound.workspace.id)
         number = find_number(ledger.conn, our) or inbound.number
     if provider_id is not None:
-        seen = ledger.seen_provider_id(provider_id)
+        seen = ledger.seen_provider_id(provider_id, contact=contact)
         if seen is not None:
             return InboundResult(ws.name, contact, seen.data.get("intent", "none"),
                                  "duplicate", None, True, seen.data.get("classification", {}))

@@ -24,6 +24,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    true,
     update,
 )
 
@@ -82,10 +83,8 @@ class Ledger:
     Opening it locks the workspace row, so nothing else writes to this workspace until the
     transaction ends (storage/database.py explains the invariant).
 
-    On PostgreSQL recorded events are held until ``close`` writes them with the states and
-    the head in one statement (storage/pg_close.py), or until anything reads the events or
-    takes ``conn``, which writes them first: code using the transaction's connection always
-    finds the ledger as recorded.
+    On PostgreSQL events are held until ``close`` writes them with the states and head in
+    one statement (storage/pg_close.py); reading events, or taking ``conn``, writes them first.
     """
 
     _conn: Connection
@@ -100,20 +99,16 @@ class Ledger:
     # The head event's ``recorded_at`` and ``head_seq`` when opened, for ``resume``.
     _head_at: str | None = None
     _opened_seq: int = 0
-    # Event rows recorded and not yet written (PostgreSQL only; see the class docstring).
-    _pending: list[tuple[Any, ...]] = field(default_factory=list)
+    _pending: list[tuple[Any, ...]] = field(default_factory=list)  # events not yet written
     _batched: bool = False
 
     @property
     def conn(self) -> Connection:
         """The transaction's connection, every event recorded so far written to it."""
         if self._pending:
-            self._write_pending()
+            insert_rows(self._conn, t.events, EVENT_COLUMNS, self._pending)
+            self._pending = []
         return self._conn
-
-    def _write_pending(self) -> None:
-        insert_rows(self._conn, t.events, EVENT_COLUMNS, self._pending)
-        self._pending = []
 
     @classmethod
     def open(cls, conn: Connection, workspace_id: int, now: Callable[[], str]) -> Ledger:
@@ -166,11 +161,16 @@ class Ledger:
     def state(self, phone: str) -> ContactState:
         """The contact's current state (a new, empty one for a contact never seen)."""
         if phone not in self._states:
-            stored = stored_state(self._conn, self.workspace_id, phone)
-            self._states[phone] = stored or ContactState(phone)
-            if stored is not None:
-                self._stored.add(phone)
+            row = _STATE.first(self._conn, ws=self.workspace_id, phone=phone)
+            self._hold(phone, None if row is None else row[0])
         return self._states[phone]
+
+    def _hold(self, phone: str, text: str | None) -> None:
+        """Hold the state stored as ``text`` (None: no row) for this transaction."""
+        self._states[phone] = ContactState(phone) if text is None \
+            else ContactState.from_dict(json.loads(text), phone)
+        if text is not None:
+            self._stored.add(phone)
 
     def states(self, phones: Iterable[str], texts: dict[str, str] | None = None
                ) -> dict[str, ContactState]:
@@ -197,9 +197,17 @@ class Ledger:
         return dict(stored_texts(self._conn, self.workspace_id, wanted))
 
     # -- events --------------------------------------------------------------------------------
-    def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
-        row = _BY_PROVIDER_ID.first(self.conn, ws=self.workspace_id, provider_id=provider_id)
-        return None if row is None else RecordedEvent(  # in EVENT_COLUMNS' order, prev_hash
+    def seen_provider_id(self, provider_id: str, *, contact: str | None = None
+                         ) -> RecordedEvent | None:
+        """The event recorded with ``provider_id``, if any; with ``contact``, that contact's
+        state is read in the same statement (one round trip less on PostgreSQL)."""
+        params = {"ws": self.workspace_id, "provider_id": provider_id}
+        if contact is None or contact in self._states:
+            row = _BY_PROVIDER_ID.first(self.conn, **params)
+        else:
+            text, *row = _STATE_AND_PROVIDER_ID.first(self.conn, phone=contact, **params)
+            self._hold(contact, text)
+        return None if row is None or row[0] is None else RecordedEvent(  # prev_hash last
             seq=row[1], type=row[2], contact=row[3], occurred_at=row[4], recorded_at=row[5],
             actor=row[6], provider_id=row[7], data=json.loads(row[8]), hash=row[9],
             prev_hash=row[10])
@@ -334,8 +342,16 @@ _HEAD = Prepared(select(t.workspaces.c.head_seq, t.workspaces.c.head_hash)
                  .where(t.workspaces.c.id == bindparam("ws")).with_for_update())
 _EVENT_RECORDED = Prepared(select(t.events.c.recorded_at).where(
     t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
-_BY_PROVIDER_ID = Prepared(chained(t.events.c.workspace_id == bindparam("ws"),
-                                   t.events.c.provider_id == bindparam("provider_id")))
+_PROVIDER_ID_EVENT = chained(t.events.c.workspace_id == bindparam("ws"),
+                             t.events.c.provider_id == bindparam("provider_id"))
+_BY_PROVIDER_ID = Prepared(_PROVIDER_ID_EVENT)
+_SEEN = _PROVIDER_ID_EVENT.subquery("seen")  # one row: a state (or NULL) and the event (or NULLs)
+_STATE_AND_PROVIDER_ID = Prepared(
+    select(t.contacts.c.state, *_SEEN.c)
+    .select_from(select(literal_column("1").label("one")).subquery("one")
+                 .outerjoin(t.contacts, and_(t.contacts.c.workspace_id == bindparam("ws"),
+                                             t.contacts.c.phone == bindparam("phone")))
+                 .outerjoin(_SEEN, true())))
 _HASH = Prepared(select(t.events.c.hash).where(
     t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
 _INSERT_EVENT = Prepared(insert(t.events).values(
