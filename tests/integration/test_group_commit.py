@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 
 import pytest
 from sqlalchemy import event, func, select, text
@@ -181,3 +182,43 @@ def test_a_text_whose_statement_fails_is_left_out_and_the_others_commit(store: S
     with store.read() as conn:
         assert audit.verify(conn, ws.id).ok
         assert ledger_store.stored_state(conn, ws.id, "+15551239999") is None
+
+
+def test_texts_sharing_a_group_answer_as_texts_one_at_a_time(store: Store) -> None:
+    """Inbound texts to one number in one group (which read the number once, Ledger.held)
+    get the answers and leave the states the same texts one at a time give."""
+    bodies = ["STOP", "STOP", "START", "HELP", "stop please", "START"]
+    answers = {}
+    for name, number in (("grouped", "+15557654331"), ("alone", "+15557654332")):
+        services.create_workspace(store, name, business_name="Acme", contact="h@a.test")
+        services.add_number(store, name, number)
+    for i, body in enumerate(bodies):
+        one = services.handle_inbound(store, "+15551234567", "+15557654332", body,
+                                      provider_id=f"SMa{i}")
+        answers.setdefault("alone", []).append((one.action, one.reply))
+    texts = [services.read_inbound(store, "+15551234567", "+15557654331", body,
+                                   provider_id=f"SMg{i}") for i, body in enumerate(bodies)]
+    gate, entered = threading.Lock(), threading.Event()
+    gate.acquire()
+
+    def hold(_ledger: Ledger) -> bool:
+        entered.set()
+        return gate.acquire()
+
+    group = GroupCommit(store)
+    group.start()
+    try:
+        first = group.submit(texts[0].workspace.id, hold)
+        assert entered.wait(10)
+        futures = [group.submit(text_.workspace.id, partial(services.record_inbound,
+                                                            inbound=text_))
+                   for text_ in texts]
+        gate.release()
+        assert first.result(10) is True
+        answers["grouped"] = [(f.result(10).action, f.result(10).reply) for f in futures]
+    finally:
+        group.stop()
+    assert answers["grouped"] == answers["alone"]
+    with store.read() as conn:
+        for name in ("grouped", "alone"):
+            assert audit.verify(conn, load_workspace(conn, name).id).ok

@@ -100,6 +100,7 @@ class Ledger:
     _head_at: str | None = None
     _opened_seq: int = 0
     _pending: list[tuple[Any, ...]] = field(default_factory=list)  # events not yet written
+    held: dict[str, Any] = field(default_factory=dict)  # rows only the lock's holder changes
     _batched: bool = False
 
     @property
@@ -128,20 +129,21 @@ class Ledger:
     def resume(cls, previous: Ledger, now: Callable[[], str]) -> Ledger:
         """What ``open`` would give after ``previous`` was closed in this same transaction
         (the group commit, services/base.py), without reading it again: the lock is held
-        already, the head is ``previous``'s, and so is the head event's time."""
+        already, the head is ``previous``'s, and so is the head event's time, and ``held``."""
         last = previous.recorded_at if previous.head_seq != previous._opened_seq \
             else previous._head_at
         return cls._at(previous._conn, previous.workspace_id, previous.head_seq,
-                       previous.head_hash, last, now)
+                       previous.head_hash, last, now, previous.held)
 
     @classmethod
     def _at(cls, conn: Connection, workspace_id: int, head_seq: int, head_hash: str,
-            last: str | None, now: Callable[[], str]) -> Ledger:
+            last: str | None, now: Callable[[], str], held: dict[str, Any] | None = None
+            ) -> Ledger:
         recorded_at = now()
         if last is not None:
             recorded_at = max(recorded_at, last)
         return cls(conn, workspace_id, head_seq, head_hash, recorded_at, _head_at=last,
-                   _opened_seq=head_seq, _batched=not is_sqlite(conn))
+                   _opened_seq=head_seq, _batched=not is_sqlite(conn), held=held or {})
 
     def bulk(self, *, ending: bool) -> None:
         """Mark this transaction as one of a bulk write's (``ending``: its last).
