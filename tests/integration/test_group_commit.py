@@ -134,6 +134,21 @@ def test_resume_is_what_open_reads(store: Store, now: str, records: int) -> None
             opened.head_seq, opened.head_hash, opened.recorded_at)
 
 
+def _holding(group: GroupCommit, workspace_id: int) -> tuple[Future[bool], threading.Lock]:
+    """A body that holds ``group`` until the lock returned is released: what is submitted
+    meanwhile forms the next group."""
+    gate, entered = threading.Lock(), threading.Event()
+    gate.acquire()
+
+    def hold(_ledger: Ledger) -> bool:
+        entered.set()
+        return gate.acquire()
+
+    first = group.submit(workspace_id, hold)
+    assert entered.wait(10)
+    return first, gate
+
+
 def test_a_text_whose_statement_fails_is_left_out_and_the_others_commit(store: Store) -> None:
     """A body whose SQL fails (which aborts a PostgreSQL transaction) is answered with that
     error; the other texts of its group run again without it and commit, on one chain."""
@@ -153,19 +168,10 @@ def test_a_text_whose_statement_fails_is_left_out_and_the_others_commit(store: S
             return _note(phone)(ledger)
         return body
 
-    gate = threading.Lock()
-    gate.acquire()
-    entered = threading.Event()
-
-    def hold(_ledger: Ledger) -> bool:
-        entered.set()
-        return gate.acquire()
-
     group = GroupCommit(store)
     group.start()
     try:
-        first = group.submit(ws.id, hold)
-        assert entered.wait(10)
+        first, gate = _holding(group, ws.id)
         futures = [group.submit(ws.id, counted("+15551238001")),
                    group.submit(ws.id, broken),
                    group.submit(ws.id, counted("+15551238002"))]
@@ -198,18 +204,10 @@ def test_texts_sharing_a_group_answer_as_texts_one_at_a_time(store: Store) -> No
         answers.setdefault("alone", []).append((one.action, one.reply))
     texts = [services.read_inbound(store, "+15551234567", "+15557654331", body,
                                    provider_id=f"SMg{i}") for i, body in enumerate(bodies)]
-    gate, entered = threading.Lock(), threading.Event()
-    gate.acquire()
-
-    def hold(_ledger: Ledger) -> bool:
-        entered.set()
-        return gate.acquire()
-
     group = GroupCommit(store)
     group.start()
     try:
-        first = group.submit(texts[0].workspace.id, hold)
-        assert entered.wait(10)
+        first, gate = _holding(group, texts[0].workspace.id)
         futures = [group.submit(text_.workspace.id, partial(services.record_inbound,
                                                             inbound=text_))
                    for text_ in texts]
