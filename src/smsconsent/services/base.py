@@ -24,8 +24,9 @@ from smsconsent.domain.replies import Templates
 from smsconsent.domain.workspace import Number, Workspace
 from smsconsent.errors import BadInput, NotFound
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import Prepared, reading, writing
+from smsconsent.storage.database import reading, writing
 from smsconsent.storage.ledger import Ledger
+from smsconsent.storage.prepared import Prepared
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")

@@ -35,8 +35,8 @@ from smsconsent.services.base import (
     parse_sender,
 )
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import Prepared
 from smsconsent.storage.ledger import Ledger
+from smsconsent.storage.prepared import Prepared
 
 MAX_BODY = 5000
 LIST_STOP_REPLY = ("You will not receive any further {list} messages from {business}. "

@@ -32,9 +32,10 @@ from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
 from smsconsent.storage import tables as t
 from smsconsent.storage.chain import GENESIS, canonical, event_hash
-from smsconsent.storage.database import Prepared, is_sqlite
+from smsconsent.storage.database import is_sqlite
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
 from smsconsent.storage.pg_close import close_ledger
+from smsconsent.storage.prepared import Prepared
 from smsconsent.storage.rows import CONTACT_COLUMNS, insert_rows, save_states, stored_texts
 from smsconsent.storage.stencil import Unstencillable
 
@@ -338,8 +339,7 @@ class Ledger:
         self._dirty.clear()
 
 
-# The single-event path's statements, compiled once (storage/database.Prepared): a webhook
-# runs each of them once or twice.
+# The single-event path's statements, compiled once (storage/prepared.py).
 _HEAD = Prepared(select(t.workspaces.c.head_seq, t.workspaces.c.head_hash)
                  .where(t.workspaces.c.id == bindparam("ws")).with_for_update())
 _EVENT_RECORDED = Prepared(select(t.events.c.recorded_at).where(
