@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from functools import partial
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from smsconsent import services
 from smsconsent.domain.events import CONTACT, Event, EventType
@@ -130,3 +132,91 @@ def test_resume_is_what_open_reads(store: Store, now: str, records: int) -> None
         opened = Ledger.open(first.conn, ws, lambda: now)
         assert (resumed.head_seq, resumed.head_hash, resumed.recorded_at) == (
             opened.head_seq, opened.head_hash, opened.recorded_at)
+
+
+def _holding(group: GroupCommit, workspace_id: int) -> tuple[Future[bool], threading.Lock]:
+    """A body that holds ``group`` until the lock returned is released: what is submitted
+    meanwhile forms the next group."""
+    gate, entered = threading.Lock(), threading.Event()
+    gate.acquire()
+
+    def hold(_ledger: Ledger) -> bool:
+        entered.set()
+        return gate.acquire()
+
+    first = group.submit(workspace_id, hold)
+    assert entered.wait(10)
+    return first, gate
+
+
+def test_a_text_whose_statement_fails_is_left_out_and_the_others_commit(store: Store) -> None:
+    """A body whose SQL fails (which aborts a PostgreSQL transaction) is answered with that
+    error; the other texts of its group run again without it and commit, on one chain."""
+    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
+    with store.read() as conn:
+        ws = services.base.load_workspace(conn, "acme")
+    before = _events(store, ws.id)
+    runs: list[str] = []
+
+    def broken(ledger: Ledger) -> None:
+        _note("+15551239999")(ledger)
+        ledger.conn.execute(text("SELECT no_such_column FROM workspaces"))
+
+    def counted(phone: str) -> Callable[[Ledger], int]:
+        def body(ledger: Ledger) -> int:
+            runs.append(phone)
+            return _note(phone)(ledger)
+        return body
+
+    group = GroupCommit(store)
+    group.start()
+    try:
+        first, gate = _holding(group, ws.id)
+        futures = [group.submit(ws.id, counted("+15551238001")),
+                   group.submit(ws.id, broken),
+                   group.submit(ws.id, counted("+15551238002"))]
+        gate.release()
+        assert first.result(10) is True
+        with pytest.raises(DBAPIError, match="no_such_column"):
+            futures[1].result(10)
+        seqs = [futures[0].result(10), futures[2].result(10)]
+    finally:
+        group.stop()
+    assert runs == ["+15551238001", "+15551238001", "+15551238002"]  # the first ran twice
+    assert seqs[1] == seqs[0] + 1
+    assert _events(store, ws.id) == before + 2
+    with store.read() as conn:
+        assert audit.verify(conn, ws.id).ok
+        assert ledger_store.stored_state(conn, ws.id, "+15551239999") is None
+
+
+def test_texts_sharing_a_group_answer_as_texts_one_at_a_time(store: Store) -> None:
+    """Inbound texts to one number in one group (which read the number once, Ledger.held)
+    get the answers and leave the states the same texts one at a time give."""
+    bodies = ["STOP", "STOP", "START", "HELP", "stop please", "START"]
+    answers = {}
+    for name, number in (("grouped", "+15557654331"), ("alone", "+15557654332")):
+        services.create_workspace(store, name, business_name="Acme", contact="h@a.test")
+        services.add_number(store, name, number)
+    for i, body in enumerate(bodies):
+        one = services.handle_inbound(store, "+15551234567", "+15557654332", body,
+                                      provider_id=f"SMa{i}")
+        answers.setdefault("alone", []).append((one.action, one.reply))
+    texts = [services.read_inbound(store, "+15551234567", "+15557654331", body,
+                                   provider_id=f"SMg{i}") for i, body in enumerate(bodies)]
+    group = GroupCommit(store)
+    group.start()
+    try:
+        first, gate = _holding(group, texts[0].workspace.id)
+        futures = [group.submit(text_.workspace.id, partial(services.record_inbound,
+                                                            inbound=text_))
+                   for text_ in texts]
+        gate.release()
+        assert first.result(10) is True
+        answers["grouped"] = [(f.result(10).action, f.result(10).reply) for f in futures]
+    finally:
+        group.stop()
+    assert answers["grouped"] == answers["alone"]
+    with store.read() as conn:
+        for name in ("grouped", "alone"):
+            assert audit.verify(conn, load_workspace(conn, name).id).ok

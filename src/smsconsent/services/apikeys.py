@@ -19,7 +19,7 @@ from smsconsent.domain.roles import Role
 from smsconsent.errors import NotFound, Unauthorized
 from smsconsent.services.base import Store, check_text, load_workspace
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import Prepared
+from smsconsent.storage.prepared import Prepared
 
 PREFIX = "sk"
 

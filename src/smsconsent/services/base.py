@@ -24,8 +24,9 @@ from smsconsent.domain.replies import Templates
 from smsconsent.domain.workspace import Number, Workspace
 from smsconsent.errors import BadInput, NotFound
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import Prepared, is_sqlite, reading, writing
+from smsconsent.storage.database import reading, writing
 from smsconsent.storage.ledger import Ledger
+from smsconsent.storage.prepared import Prepared
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -76,14 +77,17 @@ class GroupCommit:
 
     A commit on SQLite is one fsync'd write under the database's single writer lock, so
     concurrent inbound texts queue for it one by one; here the texts that arrive while one
-    transaction commits share the next. Each runs in its own SAVEPOINT with its own
-    ``Ledger.open``/``close`` (the chain goes on from the previous one's head), so a text that
-    fails is rolled back alone and answered with its error, and nothing of it touches the
-    others. Every future is resolved only after the COMMIT holding it has returned, so a 200
-    still means durably committed; a failed COMMIT fails the whole group, none of which is
-    then stored. Bodies run in workspace-id order (arrival order within a workspace), so a
-    group takes its workspaces' row locks in ascending order and two groups never wait on
-    each other in a cycle (PostgreSQL; storage/database.py).
+    transaction commits share the next. Each runs with its own ``Ledger.open``/``close`` (the
+    chain goes on from the previous one's head). A text that fails is answered with its error
+    and nothing of it touches the others: the transaction is rolled back and the others run
+    again, from the start, in a new one. Failures are rare, so that costs less than a
+    SAVEPOINT around every text did (a round trip each on PostgreSQL); a body only reads and
+    records, and nothing of it is seen outside until the commit, so running it again is
+    running it once. Every future is resolved only after the COMMIT holding it has returned,
+    so a 200 still means durably committed; a failed COMMIT fails the whole group, none of
+    which is then stored. Bodies run in workspace-id order (arrival order within a
+    workspace), so a group takes its workspaces' row locks in ascending order and two groups
+    never wait on each other in a cycle (PostgreSQL; storage/database.py).
 
     One thread per process does the writing; it also holds the in-process writer queue of
     ``storage.database.writing`` like any other writer.
@@ -107,7 +111,9 @@ class GroupCommit:
 
     def submit(self, workspace_id: int, body: Callable[[Ledger], T]) -> Future[T]:
         """Run ``body`` on the workspace's ledger in the next group; the future holds its
-        result (or error) once that group has committed."""
+        result (or error) once that group has committed. ``body`` runs again if another
+        text of its group fails, so it must read and write only through the ledger's
+        transaction (as ``record_inbound`` does)."""
         if self._thread is None:
             raise RuntimeError("the group commit is not running")
         future: Future[T] = Future()
@@ -132,58 +138,59 @@ class GroupCommit:
             self._commit(sorted(group, key=lambda j: j.workspace_id))
 
     def _commit(self, group: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
-        try:
-            with writing(self.store.engine) as conn:
-                # Savepoints straight through the driver: SQLAlchemy's nested transactions
-                # cost more than the statements. A ROLLBACK TO that fails ends the group. A
-                # text's RELEASE goes with the next text's SAVEPOINT, in one round trip on
-                # PostgreSQL (SQLite's driver takes one statement at a time). The ledger a
-                # text closed is resumed by the next text of the same workspace
-                # (Ledger.resume: the head is not read again).
-                cursor = conn.connection.cursor()
-                last: Ledger | None = None
-                release = False
-                chained = not is_sqlite(conn)
+        """Commit ``group``; a text whose body fails is left out and the others run again."""
+        failed: list[tuple[_Job, BaseException]] = []
+        while True:
+            try:
+                outcomes = self._transaction(group)
+            except _BodyFailed as body:
+                failed.append((body.job, body.error))
+                group = [job for job in group if job is not body.job]
+                continue
+            except BaseException as exc:  # BEGIN, a statement outside the bodies, or COMMIT
                 for job in group:
-                    if release and chained:
-                        cursor.execute(f"{_RELEASE}; {_SAVEPOINT}")
-                    else:
-                        if release:
-                            cursor.execute(_RELEASE)
-                        cursor.execute(_SAVEPOINT)
-                    release = False
-                    try:
-                        ledger = Ledger.resume(last, self.store.now) \
-                            if last is not None and last.workspace_id == job.workspace_id \
-                            else Ledger.open(conn, job.workspace_id, self.store.now)
-                        value = job.body(ledger)
-                        ledger.close()
-                    except Exception as exc:  # this body only: its savepoint is undone
-                        cursor.execute("ROLLBACK TO SAVEPOINT smsconsent_text")
-                        outcomes.append((job, None, exc))
-                        last = None
-                    else:
-                        release = True
-                        outcomes.append((job, value, None))
-                        last = ledger
-                if release:
-                    cursor.execute(_RELEASE)
-                cursor.close()
-        except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the group is stored
+                    job.future.set_exception(exc)
+                for job, error in failed:
+                    job.future.set_exception(error)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            break
+        for job, value in outcomes:
+            job.future.set_result(value)
+        for job, error in failed:
+            job.future.set_exception(error)
+
+    def _transaction(self, group: list[_Job]) -> list[tuple[_Job, Any]]:
+        """Run every body of ``group`` in one transaction and commit it; the first body that
+        fails rolls the whole transaction back (``_BodyFailed``)."""
+        outcomes: list[tuple[_Job, Any]] = []
+        if not group:
+            return outcomes
+        with writing(self.store.engine) as conn:
+            last: Ledger | None = None
             for job in group:
-                job.future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for job, value, error in outcomes:
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(value)
+                try:
+                    # The ledger a text closed is resumed by the next text of the same
+                    # workspace (Ledger.resume: the head is not read again).
+                    ledger = Ledger.resume(last, self.store.now) \
+                        if last is not None and last.workspace_id == job.workspace_id \
+                        else Ledger.open(conn, job.workspace_id, self.store.now)
+                    value = job.body(ledger)
+                    ledger.close()
+                except Exception as exc:
+                    raise _BodyFailed(job, exc) from exc
+                outcomes.append((job, value))
+                last = ledger
+        return outcomes
 
 
-_SAVEPOINT, _RELEASE = "SAVEPOINT smsconsent_text", "RELEASE SAVEPOINT smsconsent_text"
+class _BodyFailed(Exception):
+    """A body of the group raised ``error``: its transaction is rolled back."""
+
+    def __init__(self, job: _Job, error: Exception) -> None:
+        super().__init__(job, error)
+        self.job, self.error = job, error
 
 
 def workspace_from_row(row: Any) -> Workspace:

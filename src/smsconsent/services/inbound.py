@@ -35,8 +35,8 @@ from smsconsent.services.base import (
     parse_sender,
 )
 from smsconsent.storage import tables as t
-from smsconsent.storage.database import Prepared
 from smsconsent.storage.ledger import Ledger
+from smsconsent.storage.prepared import Prepared
 
 MAX_BODY = 5000
 LIST_STOP_REPLY = ("You will not receive any further {list} messages from {business}. "
@@ -177,15 +177,17 @@ def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
     record it; the reply is owed once the transaction commits."""
     our, contact, reading = inbound.our, inbound.contact, inbound.reading
     provider_id = inbound.provider_id
-    # The scope and campaign an opt-out is recorded under are those under the lock.
-    found = addressed(ledger.conn, our, None)
+    # The scope and campaign an opt-out is recorded under are those under the lock: read
+    # once per transaction, as a number of ours and our workspace's row change only under
+    # the lock held (storage/database.py), and the texts of a group change neither.
+    found = ledger.held.get(our) or addressed(ledger.conn, our, None)
     if found is not None and found[1].id == inbound.workspace.id:
-        number, ws = found  # the usual case, in one query
+        number, ws = ledger.held[our] = found  # the usual case, in one query
     else:
         ws = load_workspace_by_id(ledger.conn, inbound.workspace.id)
         number = find_number(ledger.conn, our) or inbound.number
     if provider_id is not None:
-        seen = ledger.seen_provider_id(provider_id)
+        seen = ledger.seen_provider_id(provider_id, contact=contact)
         if seen is not None:
             return InboundResult(ws.name, contact, seen.data.get("intent", "none"),
                                  "duplicate", None, True, seen.data.get("classification", {}))

@@ -9,6 +9,13 @@ connection for its whole life and begins and ends each read transaction on the d
 * PostgreSQL: the connection in autocommit, ``BEGIN ISOLATION LEVEL REPEATABLE READ READ
   ONLY`` ... ``COMMIT``, the same isolation as ``storage.database.reading``.
 
+On PostgreSQL each statement is a round trip, so a read's ``COMMIT`` is put off: it goes
+with the next read's ``BEGIN`` as one ``COMMIT; BEGIN ...`` (one round trip, not two), or, if
+no read begins first, on the event loop's next turn (``call_soon``: after the requests already
+waiting there). A read transaction changes nothing, so nothing waits for that ``COMMIT``, and
+each read still begins a transaction of its own, on a snapshot taken after everything
+committed before it. Outside a running event loop the ``COMMIT`` is sent at once.
+
 A read inside a read joins it (one snapshot: a webhook's secrets, number, workspace and
 lists are read together). A statement run through SQLAlchemy inside a read works too (its
 own begin is skipped on SQLite, ``storage/database.py``, and ended here).
@@ -20,6 +27,8 @@ next request is answered, not failed. Only for the thread running the event loop
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +40,7 @@ from smsconsent.storage.database import is_sqlite
 
 _SQLITE_BEGIN = "BEGIN DEFERRED"
 _PG_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_PG_COMMIT_BEGIN = f"COMMIT; {_PG_BEGIN}"
 
 
 class PinnedStore(Store):
@@ -40,6 +50,8 @@ class PinnedStore(Store):
         super().__init__(engine, clock)
         self._conn: Connection | None = None
         self._reading = False
+        self._open = False  # a finished read whose COMMIT is put off (PostgreSQL)
+        self._scheduled = False  # _commit_put_off is waiting on the event loop
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -55,12 +67,13 @@ class PinnedStore(Store):
             self._end(conn, "ROLLBACK")
             raise
         else:
-            self._end(conn, "COMMIT")
+            self._finish(conn)
         finally:
             self._reading = False
 
     def close(self) -> None:
         """Give the connection back (before the engine is disposed)."""
+        self._commit_put_off()
         if self._conn is not None:
             conn, self._conn = self._conn, None
             conn.close()
@@ -75,13 +88,43 @@ class PinnedStore(Store):
 
     def _begin(self) -> Connection:
         conn = self._connection()
+        begin = _SQLITE_BEGIN if is_sqlite(conn) else _PG_COMMIT_BEGIN if self._open \
+            else _PG_BEGIN
+        self._open = False
         try:
-            self._execute(conn, _SQLITE_BEGIN if is_sqlite(conn) else _PG_BEGIN)
+            self._execute(conn, begin)
         except self.engine.dialect.loaded_dbapi.OperationalError:
             self._drop()  # the connection is gone: once more on a new one
             conn = self._connection()
             self._execute(conn, _SQLITE_BEGIN if is_sqlite(conn) else _PG_BEGIN)
         return conn
+
+    def _finish(self, conn: Connection) -> None:
+        """End a read that went well: at once, or on PostgreSQL put off (module docstring)."""
+        if is_sqlite(conn) or conn.in_transaction():
+            self._end(conn, "COMMIT")
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop in this thread: nothing to put it off to
+            self._end(conn, "COMMIT")
+            return
+        self._open = True
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._on_loop_turn)
+
+    def _on_loop_turn(self) -> None:
+        self._scheduled = False
+        # A COMMIT that fails has dropped the connection: the next read takes a new one, and
+        # a read-only transaction lost nothing.
+        with contextlib.suppress(Exception):
+            self._commit_put_off()
+
+    def _commit_put_off(self) -> None:
+        if self._open and not self._reading and self._conn is not None:
+            self._open = False
+            self._end(self._conn, "COMMIT")
 
     def _end(self, conn: Connection, statement: str) -> None:
         try:

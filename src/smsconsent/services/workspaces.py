@@ -30,8 +30,9 @@ from smsconsent.services.base import (
 )
 from smsconsent.storage import tables as t
 from smsconsent.storage.chain import GENESIS
-from smsconsent.storage.database import Prepared, writing
+from smsconsent.storage.database import writing
 from smsconsent.storage.ledger import Ledger
+from smsconsent.storage.prepared import Prepared
 
 TEMPLATE_OPTIONS = {"help_text": "help", "stop_text": "stop", "start_text": "start"}
 

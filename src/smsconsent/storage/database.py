@@ -52,8 +52,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement
 
 from smsconsent.errors import BadInput, SchemaOutOfDate
 
@@ -231,63 +229,6 @@ def reading(engine: Engine) -> Iterator[Connection]:
             conn = raw.execution_options(isolation_level=READ_ISOLATION, postgresql_readonly=True)
         with conn.begin():
             yield conn
-
-
-class Prepared:
-    """A Core statement compiled once per dialect and run on the DB-API cursor.
-
-    For the point queries of every request (an API key, a number, a contact's state, the
-    ledger's head): SQLAlchemy's statement building, cache-key generation and result processing
-    cost several times the query itself there. Fit only for statements whose values need no
-    type processing (strings, integers, None): rows come back as the driver gives them.
-    """
-
-    def __init__(self, statement: ClauseElement) -> None:
-        self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
-
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
-        name = conn.dialect.name
-        found = self._compiled.get(name)
-        if found is None:
-            compiled = self.statement.compile(dialect=conn.dialect)
-            assert isinstance(compiled, SQLCompiler)
-            order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            found = self._compiled[name] = (compiled.string, order)
-        return found
-
-    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """Execute with ``params`` (by bind name); returns the DB-API cursor."""
-        sql, order = self._sql(conn)
-        cursor = conn.connection.cursor()
-        cursor.execute(sql, tuple(params[k] for k in order) if order is not None else params)
-        return cursor
-
-    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Execute once per parameter set of ``rows`` (one DB-API ``executemany``)."""
-        sql, order = self._sql(conn)
-        cursor = conn.connection.cursor()
-        try:
-            cursor.executemany(sql, [tuple(row[k] for k in order) for row in rows]
-                               if order is not None else rows)
-        finally:
-            cursor.close()
-
-    def first(self, conn: Connection, **params: Any) -> Any:
-        """The first row (a tuple), or None."""
-        cursor = self.run(conn, params)
-        try:
-            return cursor.fetchone()
-        finally:
-            cursor.close()
-
-    def all(self, conn: Connection, **params: Any) -> list[Any]:
-        cursor = self.run(conn, params)
-        try:
-            rows: list[Any] = cursor.fetchall()
-            return rows
-        finally:
-            cursor.close()
 
 
 # -- migrations ------------------------------------------------------------------------------

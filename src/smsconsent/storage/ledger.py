@@ -24,6 +24,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    true,
     update,
 )
 
@@ -31,8 +32,10 @@ from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
 from smsconsent.storage import tables as t
 from smsconsent.storage.chain import GENESIS, canonical, event_hash
-from smsconsent.storage.database import Prepared, is_sqlite
+from smsconsent.storage.database import is_sqlite
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
+from smsconsent.storage.pg_close import close_ledger
+from smsconsent.storage.prepared import Prepared
 from smsconsent.storage.rows import CONTACT_COLUMNS, insert_rows, save_states, stored_texts
 from smsconsent.storage.stencil import Unstencillable
 
@@ -80,9 +83,12 @@ class Ledger:
 
     Opening it locks the workspace row, so nothing else writes to this workspace until the
     transaction ends (storage/database.py explains the invariant).
+
+    On PostgreSQL events are held until ``close`` writes them with the states and head in
+    one statement (storage/pg_close.py); reading events, or taking ``conn``, writes them first.
     """
 
-    conn: Connection
+    _conn: Connection
     workspace_id: int
     head_seq: int
     head_hash: str
@@ -94,6 +100,17 @@ class Ledger:
     # The head event's ``recorded_at`` and ``head_seq`` when opened, for ``resume``.
     _head_at: str | None = None
     _opened_seq: int = 0
+    _pending: list[tuple[Any, ...]] = field(default_factory=list)  # events not yet written
+    held: dict[str, Any] = field(default_factory=dict)  # rows only the lock's holder changes
+    _batched: bool = False
+
+    @property
+    def conn(self) -> Connection:
+        """The transaction's connection, every event recorded so far written to it."""
+        if self._pending:
+            insert_rows(self._conn, t.events, EVENT_COLUMNS, self._pending)
+            self._pending = []
+        return self._conn
 
     @classmethod
     def open(cls, conn: Connection, workspace_id: int, now: Callable[[], str]) -> Ledger:
@@ -113,20 +130,21 @@ class Ledger:
     def resume(cls, previous: Ledger, now: Callable[[], str]) -> Ledger:
         """What ``open`` would give after ``previous`` was closed in this same transaction
         (the group commit, services/base.py), without reading it again: the lock is held
-        already, the head is ``previous``'s, and so is the head event's time."""
+        already, the head is ``previous``'s, and so is the head event's time, and ``held``."""
         last = previous.recorded_at if previous.head_seq != previous._opened_seq \
             else previous._head_at
-        return cls._at(previous.conn, previous.workspace_id, previous.head_seq,
-                       previous.head_hash, last, now)
+        return cls._at(previous._conn, previous.workspace_id, previous.head_seq,
+                       previous.head_hash, last, now, previous.held)
 
     @classmethod
     def _at(cls, conn: Connection, workspace_id: int, head_seq: int, head_hash: str,
-            last: str | None, now: Callable[[], str]) -> Ledger:
+            last: str | None, now: Callable[[], str], held: dict[str, Any] | None = None
+            ) -> Ledger:
         recorded_at = now()
         if last is not None:
             recorded_at = max(recorded_at, last)
         return cls(conn, workspace_id, head_seq, head_hash, recorded_at, _head_at=last,
-                   _opened_seq=head_seq)
+                   _opened_seq=head_seq, _batched=not is_sqlite(conn), held=held or {})
 
     def bulk(self, *, ending: bool) -> None:
         """Mark this transaction as one of a bulk write's (``ending``: its last).
@@ -146,11 +164,16 @@ class Ledger:
     def state(self, phone: str) -> ContactState:
         """The contact's current state (a new, empty one for a contact never seen)."""
         if phone not in self._states:
-            stored = stored_state(self.conn, self.workspace_id, phone)
-            self._states[phone] = stored or ContactState(phone)
-            if stored is not None:
-                self._stored.add(phone)
+            row = _STATE.first(self._conn, ws=self.workspace_id, phone=phone)
+            self._hold(phone, None if row is None else row[0])
         return self._states[phone]
+
+    def _hold(self, phone: str, text: str | None) -> None:
+        """Hold the state stored as ``text`` (None: no row) for this transaction."""
+        self._states[phone] = ContactState(phone) if text is None \
+            else ContactState.from_dict(json.loads(text), phone)
+        if text is not None:
+            self._stored.add(phone)
 
     def states(self, phones: Iterable[str], texts: dict[str, str] | None = None
                ) -> dict[str, ContactState]:
@@ -160,7 +183,7 @@ class Ledger:
         phone not in it has no row), so they are not read twice.
         """
         wanted = [p for p in dict.fromkeys(phones) if p not in self._states]
-        found = stored_texts(self.conn, self.workspace_id, wanted) if texts is None \
+        found = stored_texts(self._conn, self.workspace_id, wanted) if texts is None \
             else ((p, texts[p]) for p in wanted if p in texts)
         for phone, text in found:
             self._states[phone] = ContactState.from_dict(json.loads(text), phone)
@@ -174,12 +197,20 @@ class Ledger:
         this transaction (a caller that can decide from the text alone need not build the
         states; ``states`` takes the answer back)."""
         wanted = [p for p in dict.fromkeys(phones) if p not in self._states]
-        return dict(stored_texts(self.conn, self.workspace_id, wanted))
+        return dict(stored_texts(self._conn, self.workspace_id, wanted))
 
     # -- events --------------------------------------------------------------------------------
-    def seen_provider_id(self, provider_id: str) -> RecordedEvent | None:
-        row = _BY_PROVIDER_ID.first(self.conn, ws=self.workspace_id, provider_id=provider_id)
-        return None if row is None else RecordedEvent(  # in EVENT_COLUMNS' order, prev_hash
+    def seen_provider_id(self, provider_id: str, *, contact: str | None = None
+                         ) -> RecordedEvent | None:
+        """The event recorded with ``provider_id``, if any; with ``contact``, that contact's
+        state is read in the same statement (one round trip less on PostgreSQL)."""
+        params = {"ws": self.workspace_id, "provider_id": provider_id}
+        if contact is None or contact in self._states:
+            row = _BY_PROVIDER_ID.first(self.conn, **params)
+        else:
+            text, *row = _STATE_AND_PROVIDER_ID.first(self.conn, phone=contact, **params)
+            self._hold(contact, text)
+        return None if row is None or row[0] is None else RecordedEvent(  # prev_hash last
             seq=row[1], type=row[2], contact=row[3], occurred_at=row[4], recorded_at=row[5],
             actor=row[6], provider_id=row[7], data=json.loads(row[8]), hash=row[9],
             prev_hash=row[10])
@@ -195,11 +226,12 @@ class Ledger:
         digest = event_hash(self.head_hash, seq, event.type.value, event.contact,
                             event.occurred_at, self.recorded_at, event.actor, event.provider_id,
                             data_json)
-        _INSERT_EVENT.run(self.conn, {
-            "workspace_id": self.workspace_id, "seq": seq, "type": event.type.value,
-            "contact": event.contact, "occurred_at": event.occurred_at,
-            "recorded_at": self.recorded_at, "actor": event.actor,
-            "provider_id": event.provider_id, "data": data_json, "hash": digest}).close()
+        row = (self.workspace_id, seq, event.type.value, event.contact, event.occurred_at,
+               self.recorded_at, event.actor, event.provider_id, data_json, digest)
+        if self._batched:
+            self._pending.append(row)
+        else:
+            _INSERT_EVENT.run(self._conn, dict(zip(EVENT_COLUMNS, row, strict=True))).close()
         recorded = RecordedEvent(seq, event.type.value, event.occurred_at, self.recorded_at,
                                  event.actor, event.contact, event.data, event.provider_id,
                                  self.head_hash, digest)
@@ -295,21 +327,33 @@ class Ledger:
     def close(self) -> None:
         """Write the moved states and the new chain head; called before the commit."""
         dirty = [self._states[p] for p in sorted(self._dirty)]
-        save_states(self.conn, self.workspace_id, dirty, self._stored, self.recorded_at)
+        if self._batched:
+            close_ledger(self._conn, self.workspace_id, self._pending, dirty, self._stored,
+                         self.recorded_at, self.head_seq, self.head_hash)
+            self._pending = []
+        else:
+            save_states(self._conn, self.workspace_id, dirty, self._stored, self.recorded_at)
+            _SET_HEAD.run(self._conn, {"ws": self.workspace_id, "head_seq": self.head_seq,
+                                       "head_hash": self.head_hash}).close()
         self._stored.update(self._dirty)
         self._dirty.clear()
-        _SET_HEAD.run(self.conn, {"ws": self.workspace_id, "head_seq": self.head_seq,
-                                  "head_hash": self.head_hash}).close()
 
 
-# The single-event path's statements, compiled once (storage/database.Prepared): a webhook
-# runs each of them once or twice.
+# The single-event path's statements, compiled once (storage/prepared.py).
 _HEAD = Prepared(select(t.workspaces.c.head_seq, t.workspaces.c.head_hash)
                  .where(t.workspaces.c.id == bindparam("ws")).with_for_update())
 _EVENT_RECORDED = Prepared(select(t.events.c.recorded_at).where(
     t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
-_BY_PROVIDER_ID = Prepared(chained(t.events.c.workspace_id == bindparam("ws"),
-                                   t.events.c.provider_id == bindparam("provider_id")))
+_PROVIDER_ID_EVENT = chained(t.events.c.workspace_id == bindparam("ws"),
+                             t.events.c.provider_id == bindparam("provider_id"))
+_BY_PROVIDER_ID = Prepared(_PROVIDER_ID_EVENT)
+_SEEN = _PROVIDER_ID_EVENT.subquery("seen")  # one row: a state (or NULL) and the event (or NULLs)
+_STATE_AND_PROVIDER_ID = Prepared(
+    select(t.contacts.c.state, *_SEEN.c)
+    .select_from(select(literal_column("1").label("one")).subquery("one")
+                 .outerjoin(t.contacts, and_(t.contacts.c.workspace_id == bindparam("ws"),
+                                             t.contacts.c.phone == bindparam("phone")))
+                 .outerjoin(_SEEN, true())))
 _HASH = Prepared(select(t.events.c.hash).where(
     t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
 _INSERT_EVENT = Prepared(insert(t.events).values(

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, Table, bindparam, insert, update
 from smsconsent.domain.consent import ContactState
 from smsconsent.storage import tables as t
 from smsconsent.storage.chain import canonical
-from smsconsent.storage.database import Prepared, is_sqlite
+from smsconsent.storage.database import is_sqlite
+from smsconsent.storage.prepared import Prepared
 
 LOOKUP_CHUNK = 10_000  # phones per state query (one import batch)
 
