@@ -126,7 +126,7 @@ def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader:
         while True:
             try:
                 message = receiver.recv()
-            except EOFError:
+            except (EOFError, OSError):  # OSError: it died in the middle of a message
                 raise SmsConsentError(
                     f"the import stopped after {read:,} rows: the parser process ended "
                     f"(exit code {child.wait()}) before the end of the file. Every row "
