@@ -358,10 +358,14 @@ class RejectsWriter(RowsWriter):
 
     def line(self, row: list[str], reason: str, detail: str) -> list[str]:
         """The fields ``reject`` writes, for ``write_many``."""
-        fields = fit(row, self.width)
-        if len(row) > self.width:
-            detail = f"{detail} (extra fields: {', '.join(row[self.width:])})"
-        return [*fields, reason, detail]
+        return [*fit(row, self.width), reason, with_extra_fields(detail, row, self.width)]
+
+
+def with_extra_fields(detail: str, row: list[str], width: int) -> str:
+    """A refusal's detail, naming the fields of a row longer than the header (cut off)."""
+    if len(row) <= width:
+        return detail
+    return f"{detail} (extra fields: {', '.join(row[width:])})"
 
 
 def fit(row: list[str], width: int) -> list[str]:

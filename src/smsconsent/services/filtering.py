@@ -211,8 +211,8 @@ class Part:
         if set(map(len, rows)) != {width}:
             for i, fields in enumerate(rows):
                 if len(fields) > width:
-                    whys[i] = ("bad_row", "more fields than the header (extra fields: "
-                               f"{', '.join(fields[width:])})")
+                    whys[i] = ("bad_row", csvio.with_extra_fields(_DETAILS["bad_row"],
+                                                                  fields, width))
                     rows[i] = fields[:width]
                 elif len(fields) < width:
                     rows[i] = csvio.fit(fields, width)
@@ -311,7 +311,7 @@ class Part:
                     continue
             else:
                 why, _, detail = why.partition(":")
-                detail = detail or _DETAILS.get(why, "more fields than the header")
+                detail = detail or _DETAILS[why]
             reasons[why] += 1
             failed.append(line(fields, why, detail))
         self.out.write_many(passed)

@@ -18,6 +18,7 @@ _DETAILS = {
     "not_subscribed": "the contact never joined this list",
     "no_marketing_consent": "marketing needs express written consent or list evidence",
     "duplicate": "the number appeared earlier in this file",
+    "bad_row": "more fields than the header",
 }
 
 
