@@ -36,7 +36,13 @@ from smsconsent.storage.database import is_sqlite
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
 from smsconsent.storage.pg_close import close_ledger
 from smsconsent.storage.prepared import Prepared
-from smsconsent.storage.rows import CONTACT_COLUMNS, insert_rows, save_states, stored_texts
+from smsconsent.storage.rows import (
+    CONTACT_COLUMNS,
+    insert_rows,
+    load_stored,
+    save_states,
+    stored_texts,
+)
 from smsconsent.storage.stencil import Unstencillable
 
 EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recorded_at", "actor",
@@ -171,7 +177,7 @@ class Ledger:
     def _hold(self, phone: str, text: str | None) -> None:
         """Hold the state stored as ``text`` (None: no row) for this transaction."""
         self._states[phone] = ContactState(phone) if text is None \
-            else ContactState.from_dict(json.loads(text), phone)
+            else ContactState.from_dict(load_stored(text), phone)
         if text is not None:
             self._stored.add(phone)
 
@@ -186,8 +192,7 @@ class Ledger:
         found = stored_texts(self._conn, self.workspace_id, wanted) if texts is None \
             else ((p, texts[p]) for p in wanted if p in texts)
         for phone, text in found:
-            self._states[phone] = ContactState.from_dict(json.loads(text), phone)
-            self._stored.add(phone)
+            self._hold(phone, text)
         for phone in wanted:
             self._states.setdefault(phone, ContactState(phone))
         return self._states
@@ -396,4 +401,4 @@ _STATE = Prepared(select(t.contacts.c.state).where(
 
 def stored_state(conn: Connection, workspace_id: int, phone: str) -> ContactState | None:
     row = _STATE.first(conn, ws=workspace_id, phone=phone)
-    return ContactState.from_dict(json.loads(row[0]), phone) if row else None
+    return ContactState.from_dict(load_stored(row[0]), phone) if row else None
