@@ -26,7 +26,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from itertools import repeat
 from multiprocessing.connection import Connection
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, BinaryIO
 
 from smsconsent import csvio
@@ -265,7 +265,7 @@ def _ordered(rows: list[Row], refused: list[Refused], read: int, size: int) -> B
         repeat_ = seen.get(row.phone, 0)
         seen[row.phone] = repeat_ + 1
         keyed.append((repeat_, row.phone, row))
-    keyed.sort(key=_repeat_and_phone)
+    keyed.sort(key=itemgetter(0, 1))  # by (repeat, number): never the Row itself
     runs: list[list[Row]] = []
     current: list[Row] = []
     level = 0
@@ -282,10 +282,6 @@ def _ordered(rows: list[Row], refused: list[Refused], read: int, size: int) -> B
         last = i == len(runs) - 1
         yield run, refused if i == 0 else [], read - counted if last else len(run)
         counted += len(run)
-
-
-def _repeat_and_phone(item: tuple[int, str, Row]) -> tuple[int, str]:
-    return item[0], item[1]
 
 
 @dataclass(frozen=True)
