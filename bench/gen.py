@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SPACE = 10_000_000
@@ -26,14 +27,18 @@ def number(i: int, row: int) -> str:
     return f"+1{digits}"
 
 
-def opt_outs(path: Path, count: int) -> Path:
-    """Opt-outs of numbers 0..count-1, with a time, a source and evidence."""
+def opt_outs(path: Path, count: int, *, unique_times: bool = False) -> Path:
+    """Opt-outs of numbers 0..count-1, with a time, a source and evidence. The times repeat
+    every 28 days, so the stored states share 28 texts; with ``unique_times`` each opt-out has
+    its own second (as in a real export), so every stored text differs."""
+    start = datetime(2020, 1, 1, tzinfo=UTC)
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["phone", "opted_out_at", "source", "evidence"])
         for i in range(count):
-            writer.writerow([number(i, i), f"2024-03-{1 + i % 28:02d}T10:00:00Z",
-                             "keyword STOP", "old tool export"])
+            at = (start + timedelta(seconds=97 * i)).strftime("%Y-%m-%dT%H:%M:%SZ") \
+                if unique_times else f"2024-03-{1 + i % 28:02d}T10:00:00Z"
+            writer.writerow([number(i, i), at, "keyword STOP", "old tool export"])
     return path
 
 
