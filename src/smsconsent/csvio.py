@@ -18,13 +18,13 @@ from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO, Protocol, TextIO, cast
+from typing import BinaryIO, Protocol, TextIO
 
+from smsconsent.csvformat import format_rows
 from smsconsent.errors import BadInput
 
 PHONE_COLUMNS = ("phone", "number", "mobile")
 ENCODING = "utf-8-sig"  # UTF-8, with or without a byte-order mark
-ENDINGS = 16_384  # formatted (reason, detail) endings a RejectsWriter keeps
 MAX_FIELD = 16 << 20  # characters: the csv module's default (128 KiB) would fail mid-file
 
 
@@ -310,6 +310,11 @@ class RowsWriter:
         self._buffer.truncate()
         self.count += len(rows)
 
+    def write_chunk(self, rows: list[list[str]]) -> None:
+        """``write_many``'s text, formatted a column at a time (``csvformat``)."""
+        self._sink.write(format_rows(rows))
+        self.count += len(rows)
+
     def append(self, text: TextIO, count: int) -> None:
         """``count`` rows another writer formatted (with no header), copied as they are."""
         while block := text.read(1 << 20):
@@ -322,35 +327,11 @@ class RejectsWriter(RowsWriter):
 
     def __init__(self, sink: TextSink, header: list[str], *, heading: bool = True) -> None:
         super().__init__(sink, header, ("reason", "detail"), heading=heading)
-        self._ends: dict[tuple[str, str], str] = {}  # (reason, detail): ",reason,detail\n"
 
     def write_ending(self, rows: list[list[str]], ends: list[tuple[str, str]]) -> None:
-        """``write_many`` of each row (of the header's width) plus its ``(reason, detail)``:
-        the rows formatted by one ``writerows`` and each ending formatted once, then joined
-        line to line. A record is its fields formatted one by one and joined by commas, so
-        this is what ``writerows`` writes of the whole rows, unless a row's formatted text
-        holds a line break or is a lone empty field (``""``): then, whole rows."""
-        self._buffered.writerows(rows)
-        lines = self._buffer.getvalue().split("\n")
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        if len(lines) != len(rows) + 1 or (self.width == 1 and '""' in lines):
-            self.write_many([[*row, *end] for row, end in zip(rows, ends, strict=True)])
-            return
-        known = self._ends
-        texts = list(map(known.get, ends))
-        if None in texts:
-            for i, text in enumerate(texts):
-                if text is None:
-                    self._buffered.writerow(ends[i])
-                    texts[i] = known[ends[i]] = f",{self._buffer.getvalue()}"
-                    self._buffer.seek(0)
-                    self._buffer.truncate()
-            if len(known) > ENDINGS:
-                known.clear()
-        joined: list[str | None] = [None] * (2 * len(rows))  # line, ",ending\n", line, ...
-        joined[0::2], joined[1::2] = lines[:-1], texts
-        self._sink.write("".join(cast(list[str], joined)))
+        """``write_many`` of each row plus its ``(reason, detail)``, formatted a column at a
+        time (``csvformat``): the rows as they came, then the two endings' columns."""
+        self._sink.write(format_rows(rows, ends))
         self.count += len(rows)
 
     def reject(self, row: list[str], reason: str, detail: str) -> None:

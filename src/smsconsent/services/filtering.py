@@ -263,7 +263,7 @@ class Part:
         refused = list(map(not_, allowed))
         ends = list(map(itemgetter(1, 2), compress(verdicts, refused)))
         self.reasons.update(map(itemgetter(0), ends))
-        self.out.write_many(passed)
+        self.out.write_chunk(passed)
         self.rejects.write_ending(list(compress(rows, refused)), ends)
 
     def _screen_each(self, fields_chunk: list[list[str]]) -> tuple[Screened, list[str]]:
