@@ -67,11 +67,13 @@ def _expected(texts: list[str], region: str) -> list[str]:
        region=st.sampled_from(["US", "CA", "GB"]))
 def test_many_is_one_call_a_text(texts: list[str], region: str) -> None:
     """``many`` answers each text as ``normalize_phone`` does (None exactly where it raises),
-    on a fresh normaliser and on one whose prefix cache those texts already filled."""
+    on a fresh normaliser, on one whose prefix cache those texts already filled, and on one
+    whose cache holds so few prefixes that it is emptied on the way."""
     warm = PhoneNormalizer(region)
     for text in texts:
         _fast(warm, text)
-    for norm in (PhoneNormalizer(region), warm):
+    tiny = PhoneNormalizer(region, max_prefixes=2)
+    for norm in (PhoneNormalizer(region), warm, tiny, tiny):
         assert _many(norm, texts) == _expected(texts, region)
 
 
@@ -112,12 +114,18 @@ class _Counting(PhoneNormalizer):
 
 
 def test_many_answers_the_common_forms_itself() -> None:
-    """Once a prefix is known, E.164 and ``(NPA) NXX-XXXX`` texts are answered by ``many``'s
-    own loop, with no call a text (the point of it), and the answers are still the same."""
+    """E.164 and ``(NPA) NXX-XXXX`` texts are answered by ``many`` itself, with no call a
+    text (the point of it), their prefixes learnt in bulk; the answers are still the same.
+    Other texts, and a column where a text holds a line break, are asked one by one."""
     norm = _Counting("US")
     texts = [f"+1555123{n:04d}" for n in range(50)] + \
         [f"(555) 123-{n:04d}" for n in range(50, 100)]
     assert _many(norm, texts) == _expected(texts, "US")
-    assert norm.calls == 1  # the first, to learn the prefix 5551230
+    assert norm.calls == 0
     assert _many(norm, texts) == _expected(texts, "US")
-    assert norm.calls == 1
+    assert norm.calls == 0
+    odd = [*texts[:3], "555.123.0001", "+1 (555) 123-0002", "not-a-number", "(555) 123-0003"]
+    assert _many(norm, odd) == _expected(odd, "US")
+    assert norm.calls == 3
+    assert _many(norm, [*odd, "+1555\n1230004"]) == _expected([*odd, "+1555\n1230004"], "US")
+    assert norm.calls == 3 + 4  # the line break: each text that is not a common form

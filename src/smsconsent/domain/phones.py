@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from operator import itemgetter
+from typing import cast
 
 import phonenumbers
 
@@ -76,6 +78,26 @@ _NANP_DISPLAY = re.compile(r"\(([2-9][0-9]{2})\) ([0-9]{3})-([0-9]{4})")
 _NANP_NATIONAL = re.compile(r"1?([2-9]\d{9})")
 _SEPARATORS = str.maketrans("", "", " ()-.\u00a0")
 _NANP_REGIONS = frozenset({"US", "CA"})
+# Runs of lines that are each one of the two forms ``many`` answers itself (national numbers
+# read: E.164 or display form; not: E.164 only), by whether national numbers are read.
+_RUNS = {
+    True: re.compile(r"(?:(?:\+1[2-9][0-9]{9}|\([2-9][0-9]{2}\) [0-9]{3}-[0-9]{4})\n)*"),
+    False: re.compile(r"(?:\+1[2-9][0-9]{9}\n)*"),
+}
+_PREFIX = itemgetter(slice(2, 9))  # of "+1" and ten digits: the 7-digit prefix
+
+
+def _odd_lines(runs: re.Pattern[str], column: str) -> list[int]:
+    """The numbers of the lines of ``column`` (each ending in a line end) that ``runs`` does
+    not take: one ``match`` per such line, not one per line."""
+    odd: list[int] = []
+    pos = line = 0
+    while (stop := cast(re.Match[str], runs.match(column, pos)).end()) < len(column):  # matches ""
+        line += column.count("\n", pos, stop)
+        odd.append(line)
+        line += 1
+        pos = column.index("\n", stop) + 1
+    return odd
 
 
 class PhoneNormalizer:
@@ -112,12 +134,50 @@ class PhoneNormalizer:
     def many(self, texts: list[str]) -> list[str | None]:
         """Each text's E.164 form as ``self(text)`` returns it, or None where ``self`` raises.
 
-        For a file's column at a time: the commonest forms are answered in this one loop, not
-        by a call a row. An E.164 text that ``_NANP_E164_ASCII`` matches is its own answer, and
-        a display-form one's national digits are its digit groups, the two readings
-        ``_digits`` tries first, with the prefix verdicts ``self`` keeps; a prefix not known
-        yet, and every other text, is asked of ``self``.
+        For a file's column at a time, with no call a text for the commonest forms: the
+        column is one string, a line a text, and one regex walks it (``_RUNS``) and stops
+        only at the texts that are neither E.164 that ``_NANP_E164_ASCII`` matches nor (where
+        national numbers are read) ``(NPA) NXX-XXXX`` that ``_NANP_DISPLAY`` matches: the two
+        readings ``_digits`` tries first. Three replacements turn every display form into
+        ``+1`` and its digit groups at once, and each distinct 7-digit prefix is looked up in
+        the verdicts ``self`` keeps (learnt here when new). The other texts, and those whose
+        prefix is not valid, are asked of ``self``; so is every text of a column where one
+        holds a line break (``_each``).
         """
+        column = "\n".join(texts) + "\n"
+        if column.count("\n") != len(texts):
+            return self._each(texts)
+        odd = _odd_lines(_RUNS[self._national], column)
+        if self._national:
+            column = column.replace("(", "+1").replace(") ", "").replace("-", "")
+        out: list[str | None] = list(column.split("\n"))
+        out.pop()  # after the last line end
+        for i in odd:
+            out[i] = None
+        fit = cast(list[str], list(filter(None, out)))
+        prefixes = set(map(_PREFIX, fit))
+        valid = self._valid
+        if unknown := prefixes.difference(valid):
+            if len(valid) + len(unknown) > self._max:
+                valid.clear()
+                unknown = prefixes
+            numbers = dict(zip(map(_PREFIX, fit), fit, strict=True))  # one number a prefix
+            for prefix in unknown:
+                valid[prefix] = self._check(numbers[prefix][2:])
+        if not all(map(valid.__getitem__, prefixes)):
+            refused = {prefix for prefix in prefixes if not valid[prefix]}
+            odd = sorted({*odd, *(i for i, phone in enumerate(out)
+                                  if phone is not None and phone[2:9] in refused)})
+        for i in odd:
+            try:
+                out[i] = self(texts[i])
+            except InvalidPhone:
+                out[i] = None
+        return out
+
+    def _each(self, texts: list[str]) -> list[str | None]:
+        """``many``'s answers, a text at a time (for a column where a text holds a line
+        break): E.164 and display-form texts whose prefix is known are answered here."""
         out: list[str | None] = []
         keep, valid = out.append, self._valid
         e164, display = _NANP_E164_ASCII.fullmatch, _NANP_DISPLAY.fullmatch
