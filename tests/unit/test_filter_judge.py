@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from unittest.mock import patch
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -94,3 +95,22 @@ def test_opted_out_detail_names_the_first_opt_out_in_force() -> None:
     assert judge.stored(canonical(state.to_dict())) == (
         False, "opted_out", "the contact opted out of SMS from this number "
         f"(sms:number:{SENDER}, import, 2024-01-01T00:00:00Z)")
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories=st.lists(st.lists(_event, max_size=5), min_size=1, max_size=6),
+       picks=st.lists(st.lists(st.integers(-1, 5), max_size=12), max_size=5),
+       texts_kept=st.integers(1, 4))
+def test_many_is_stored_text_by_text(histories: list[list[tuple[str, dict[str, Any]]]],
+                                     picks: list[list[int]], texts_kept: int) -> None:
+    """Chunk after chunk of stored texts (repeated, new, and None for no stored state),
+    ``many`` gives each text ``stored``'s verdict and None the empty state's, however few
+    texts it may keep between chunks."""
+    texts = [canonical(_state(events).to_stored()) for events in histories]
+    judge = Judge(SENDER, "C1", "marketing", WorkspacePolicy(), "deals")
+    reference = Judge(SENDER, "C1", "marketing", WorkspacePolicy(), "deals")
+    with patch("smsconsent.services.verdicts.TEXTS", texts_kept):
+        for chunk in picks:
+            asked = [None if i < 0 else texts[i % len(texts)] for i in chunk]
+            assert judge.many(asked) == [reference.unseen if text is None
+                                         else reference.stored(text) for text in asked]

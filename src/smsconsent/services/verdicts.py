@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import is_
 from typing import Any, cast
 
 from smsconsent.domain.consent import OPTED_OUT, Consent, ContactState, Subscription
@@ -55,15 +58,14 @@ class Judge:
         share one. Up to ``TEXTS`` texts are kept, then forgotten all at once."""
         memo = self._texts
         verdicts: list[Verdict | None] = list(map(memo.get, texts))
-        if None in verdicts:
-            for i, verdict in enumerate(verdicts):
-                if verdict is None:
-                    text = texts[i]
-                    assert text is not None  # memo[None] is ``unseen``
-                    if len(memo) >= TEXTS:
-                        memo.clear()
-                        memo[None] = self.unseen
-                    verdicts[i] = memo[text] = self.stored(text)
+        if None in verdicts:  # new texts: each judged once, then found like the others
+            new = dict.fromkeys(compress(texts, map(is_, verdicts, repeat(None))))
+            fresh = dict(zip(new, map(self.stored, cast(Iterable[str], new)), strict=True))
+            verdicts = list(map(fresh.get, texts, verdicts))
+            if len(memo) + len(fresh) > TEXTS:
+                memo.clear()
+                memo[None] = self.unseen
+            memo.update(fresh)
         return cast(list[Verdict], verdicts)  # every None was filled
 
     def stored(self, text: str) -> Verdict:
