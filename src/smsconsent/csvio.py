@@ -17,6 +17,7 @@ from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, Protocol, TextIO
 
@@ -68,6 +69,16 @@ class CsvShape:
 def _blank(row: list[str]) -> bool:
     # Fields joined are whitespace alone exactly when each field is: one C call per row.
     return not "".join(row).strip()
+
+
+def _none_blank(rows: list[list[str]]) -> bool:
+    """Whether no row is ``_blank``, checked in C: a row whose first field is not blank is
+    not, and that test makes no string a row (the fields joined are, for the rest)."""
+    return all(rows) and (all(map(str.strip, map(_FIRST, rows)))
+                          or all(map(str.strip, map("".join, rows))))
+
+
+_FIRST = itemgetter(0)
 
 
 def scan(source: BinaryIO, name: str = "the file") -> CsvShape:
@@ -182,7 +193,7 @@ class ChunkReader:
             got = list(islice(reader, want))
             if not got:
                 return
-            if all(map(str.strip, map("".join, got))):  # no row is ``_blank`` (checked in C)
+            if _none_blank(got):
                 yield got
                 continue
             rows = [row for row in got if not _blank(row)]

@@ -1,4 +1,5 @@
-"""Rows formatted a column at a time are exactly what ``csv.writer`` writes."""
+"""Chunks of CSV a column at a time: formatted exactly as ``csv.writer`` writes them, and
+checked for blank rows exactly as a row at a time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsconsent.csvformat import QUOTED, format_rows
+from smsconsent.csvio import _blank, _none_blank
 
 _FIELD = st.text(alphabet=st.sampled_from(list('ab ,"\n\r\t\x00é\u2028')) | st.characters(),
                  max_size=6)
@@ -52,3 +54,12 @@ def test_quoted_characters_are_the_writers() -> None:
     """The characters that make a field quoted are asked of the writer (3.11: no ``\\r``)."""
     assert {",", '"', "\n"} <= set(QUOTED)
     assert format_rows([["a\rb", "c"]]) == _writer([["a\rb", "c"]])
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(st.text(alphabet=" \t\u3000a,", max_size=3), max_size=3),
+                     max_size=6))
+def test_blank_rows_are_found_a_chunk_at_a_time(rows: list[list[str]]) -> None:
+    """The reader's chunk check finds a blank row (no fields, or whitespace alone) exactly
+    where the row-by-row test does."""
+    assert _none_blank(rows) == (not any(map(_blank, rows)))
