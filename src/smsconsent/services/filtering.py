@@ -17,10 +17,10 @@ fixed, and what is left of a state that ``decide`` reads is small (blocked, whet
 opt-out is in force, the one list's membership, the marketing grant). Never-seen numbers all
 share the empty state's answer. Nor is Python asked once per row where C can do a chunk at a
 time: numbers are read a column at a time (``PhoneNormalizer.many``), duplicates found by set
-operations, verdicts taken by stored text and rows split by them with ``compress``, and each
-refusal's ending formatted once. ``exact=True`` instead judges row by row, rebuilding every
-stored state and asking ``decide`` for each: the reference the tests hold the fast path to,
-byte for byte.
+operations, verdicts taken by stored text and rows split by them with ``compress``, and the
+outputs formatted a column at a time (``csvformat``). ``exact=True`` instead judges row by
+row, rebuilding every stored state, asking ``decide`` for each and writing with ``csv.writer``:
+the reference the tests hold the fast path to, byte for byte.
 """
 
 from __future__ import annotations
@@ -249,8 +249,8 @@ class Part:
 
     def _finish_chunk(self, judged: Chunk, states: dict[str, str]) -> None:
         """``_finish_each``'s outputs, the chunk at a time: verdicts by stored text
-        (``Judge.many``), rows split by them with ``compress``, refusals written with their
-        endings formatted once (``RejectsWriter.write_ending``)."""
+        (``Judge.many``), rows split by them with ``compress``, both outputs formatted a
+        column at a time, refusals with their reason and detail (``write_ending``)."""
         rows, phones, whys = judged
         # a number refused before the lookup is None, which has no stored state
         verdicts = self.judge_.many(list(map(states.get, cast(list[str], phones))))
