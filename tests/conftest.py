@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from smsconsent.services import Store
+from smsconsent.services.pinned import PinnedStore
 from smsconsent.storage.database import ensure_schema, make_engine
 
 PG_ENV = "SMSCONSENT_TEST_PG_URL"
@@ -100,6 +101,16 @@ def store(db_url: str) -> Iterator[Store]:
     ensure_schema(engine)
     yield Store(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def pinned(store: Store) -> Iterator[PinnedStore]:
+    """The HTTP service's event-loop store (one held connection) on ``store``'s database."""
+    loop_store = PinnedStore(make_engine(
+        store.engine.url.render_as_string(hide_password=False), connections=1), store.clock)
+    yield loop_store
+    loop_store.close()
+    loop_store.engine.dispose()
 
 
 @dataclass

@@ -69,17 +69,28 @@ _ACTIVE_KEYS = Prepared(
 )
 
 
-def authenticate(store: Store, key: str) -> Principal:
-    """The principal behind ``key``; Unauthorized for a malformed, unknown or revoked key."""
+def key_id_and_digest(key: str) -> tuple[str, str]:
+    """The key id that finds ``key``'s row and the digest it must match; Unauthorized for a
+    malformed key."""
     parts = key.strip().split("_", 2) if isinstance(key, str) else []
     if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != 16 or len(key) > 200:
         raise Unauthorized("the API key is malformed", code="invalid_key")
-    digest = _digest(key.strip())
+    return parts[1], _digest(key.strip())
+
+
+def matches(stored_hash: str, digest: str) -> bool:
+    """Whether an active key's stored hash is that of the key given (``key_id_and_digest``)."""
+    return hmac.compare_digest(stored_hash, digest)
+
+
+def authenticate(store: Store, key: str) -> Principal:
+    """The principal behind ``key``; Unauthorized for a malformed, unknown or revoked key."""
+    key_id, digest = key_id_and_digest(key)
     with store.read() as conn:  # read every time: a revoked key is refused at once
-        rows = _ACTIVE_KEYS.all(conn, key_id=parts[1])
-    for workspace_id, name, role, key_id, key_hash in rows:
-        if hmac.compare_digest(key_hash, digest):
-            return Principal(workspace_id, name, Role(role), key_id)
+        rows = _ACTIVE_KEYS.all(conn, key_id=key_id)
+    for workspace_id, name, role, found_id, key_hash in rows:
+        if matches(key_hash, digest):
+            return Principal(workspace_id, name, Role(role), found_id)
     raise Unauthorized("unknown or revoked API key", code="invalid_key")
 
 

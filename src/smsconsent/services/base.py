@@ -194,13 +194,13 @@ class _BodyFailed(Exception):
 
 
 def workspace_from_row(row: Any) -> Workspace:
-    return _workspace(row.id, row.name, row.business_name, row.contact, row.region, row.policy,
-                      row.templates)
+    return parsed_workspace(row.id, row.name, row.business_name, row.contact, row.region,
+                            row.policy, row.templates)
 
 
 @lru_cache(maxsize=1024)
-def _workspace(id_: int, name: str, business_name: str, contact: str, region: str,
-               policy: str, templates: str) -> Workspace:
+def parsed_workspace(id_: int, name: str, business_name: str, contact: str, region: str,
+                     policy: str, templates: str) -> Workspace:
     """The workspace of these stored values, parsed once: it is read on every request and
     changes rarely. Keyed by the values themselves, so a changed policy is a new entry at once,
     in every process; and the same policy object each time lets the classifier find its
@@ -233,7 +233,7 @@ def addressed(conn: Connection, number: str, workspace: str | None
     """
     row = _NUMBER_WORKSPACE.first(conn, number=number)
     if row is not None and (workspace is None or row[5] == workspace):
-        return Number(row[0], row[1], row[2], row[3]), _workspace(*row[4:])
+        return Number(row[0], row[1], row[2], row[3]), parsed_workspace(*row[4:])
     found = our_number(conn, number, workspace)
     return None if found is None else (found, load_workspace_by_id(conn, found.workspace_id))
 
@@ -250,14 +250,14 @@ def load_workspace(conn: Connection, name: str) -> Workspace:
     row = _WORKSPACE_BY_NAME.first(conn, name=name)
     if row is None:
         raise NotFound(f"no workspace named {name!r}", code="unknown_workspace")
-    return _workspace(*row)
+    return parsed_workspace(*row)
 
 
 def load_workspace_by_id(conn: Connection, workspace_id: int) -> Workspace:
     row = _WORKSPACE_BY_ID.first(conn, id=workspace_id)
     if row is None:  # ids come from rows just read: a broken invariant, not a caller's error
         raise NoResultFound(f"no workspace with id {workspace_id}")
-    return _workspace(*row)
+    return parsed_workspace(*row)
 
 
 def find_number(conn: Connection, number: str) -> Number | None:

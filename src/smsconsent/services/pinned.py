@@ -37,6 +37,7 @@ from sqlalchemy import Connection, Engine
 
 from smsconsent.services.base import Clock, Store, utc_now
 from smsconsent.storage.database import is_sqlite
+from smsconsent.storage.prepared import Prepared
 
 _SQLITE_BEGIN = "BEGIN DEFERRED"
 _PG_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
@@ -70,6 +71,28 @@ class PinnedStore(Store):
             self._finish(conn)
         finally:
             self._reading = False
+
+    def alone(self, statement: Prepared, **params: Any) -> list[Any]:
+        """The rows of ``statement`` run as a transaction of its own: no ``BEGIN`` nor
+        ``COMMIT`` (PostgreSQL in autocommit, SQLite outside ``BEGIN``). A single statement
+        reads one snapshot, taken when it starts, as a read transaction does: what committed
+        before it is seen, nothing after. On PostgreSQL that is one round trip, where a read
+        costs three at best (``COMMIT; BEGIN``, the statement, the put-off ``COMMIT``), so the
+        hot requests read everything they need in one statement (services/hot_reads.py).
+
+        Inside a read it joins that read. A read whose ``COMMIT`` was put off is ended first,
+        so its older snapshot is never used. After a lost connection it runs once more on a
+        new one, as ``read`` begins again."""
+        if self._reading:
+            assert self._conn is not None
+            return statement.all(self._conn, **params)
+        with contextlib.suppress(Exception):  # a failed COMMIT dropped the connection
+            self._commit_put_off()
+        try:
+            return statement.all(self._connection(), **params)
+        except self.engine.dialect.loaded_dbapi.OperationalError:
+            self._drop()
+            return statement.all(self._connection(), **params)
 
     def close(self) -> None:
         """Give the connection back (before the engine is disposed)."""

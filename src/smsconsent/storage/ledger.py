@@ -39,8 +39,8 @@ from smsconsent.storage.prepared import Prepared
 from smsconsent.storage.rows import (
     CONTACT_COLUMNS,
     insert_rows,
-    load_stored,
     save_states,
+    stored_contact,
     stored_texts,
 )
 from smsconsent.storage.stencil import Unstencillable
@@ -176,8 +176,7 @@ class Ledger:
 
     def _hold(self, phone: str, text: str | None) -> None:
         """Hold the state stored as ``text`` (None: no row) for this transaction."""
-        self._states[phone] = ContactState(phone) if text is None \
-            else ContactState.from_dict(load_stored(text), phone)
+        self._states[phone] = stored_contact(phone, text)
         if text is not None:
             self._stored.add(phone)
 
@@ -401,4 +400,4 @@ _STATE = Prepared(select(t.contacts.c.state).where(
 
 def stored_state(conn: Connection, workspace_id: int, phone: str) -> ContactState | None:
     row = _STATE.first(conn, ws=workspace_id, phone=phone)
-    return ContactState.from_dict(load_stored(row[0]), phone) if row else None
+    return stored_contact(phone, row[0]) if row else None

@@ -129,6 +129,13 @@ def stored_texts(conn: Connection, workspace_id: int, phones: Sequence[str]
         yield from rows
 
 
+def stored_contact(phone: str, text: str | None) -> ContactState:
+    """The state stored as ``text`` in ``phone``'s row; a new, empty one when there is no row
+    (None)."""
+    return ContactState(phone) if text is None else ContactState.from_dict(load_stored(text),
+                                                                           phone)
+
+
 def load_stored(text: str) -> Any:
     """A stored JSON text, read by orjson (three times faster than json), or by json where
     orjson refuses (a lone surrogate escape, NaN): the data is always what ``json.loads``

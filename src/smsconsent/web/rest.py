@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 
 from smsconsent import services
 from smsconsent.domain.events import agent
+from smsconsent.domain.gate import Decision
 from smsconsent.domain.roles import NEEDED
 from smsconsent.errors import NotFound
 from smsconsent.services import apikeys
@@ -48,8 +49,12 @@ def check_answer(state: Any, who: Principal, sender: str, to: str, purpose: str,
                  list_: str | None) -> dict[str, Any]:
     """``POST /v1/check``'s answer (also web/fastpath.py's); raises before counting anything."""
     # A few indexed reads that take no lock: on the event loop, like the key lookup.
-    decision = services.check(state.loop_store, sender, to, purpose, list_,
-                              workspace=who.workspace_name)
+    return decision_answer(state, services.check(state.loop_store, sender, to, purpose, list_,
+                                                 workspace=who.workspace_name))
+
+
+def decision_answer(state: Any, decision: Decision) -> dict[str, Any]:
+    """``POST /v1/check``'s answer of ``decision``, counted in the metrics."""
     state.metrics.decision("check", decision.allowed, decision.reason)
     out = decision.to_dict()
     out.pop("body")
