@@ -1,7 +1,8 @@
 """services/hot_reads.py answers as the reference path does, or leaves the request to it.
 
-The reference is the route's own path: ``apikeys.authenticate`` and the role check, then
-``services.check`` in a read transaction. For every key, sender, contact, purpose and list
+For a check the reference is the route's own path: ``apikeys.authenticate`` and the role
+check, then ``services.check`` in a read transaction; for a webhook, ``workspace_secrets``
+and ``read_inbound``'s own reads. For every key, sender, contact, purpose and list
 the one-statement read gives either ``None`` or exactly the reference's decision, and it
 answers the plain requests itself. A key revoked, or a contact opted out, between two
 checks is seen by the second.
@@ -17,9 +18,12 @@ from smsconsent.domain.gate import PURPOSES, Decision
 from smsconsent.domain.roles import NEEDED
 from smsconsent.errors import SmsConsentError
 from smsconsent.services import Store, apikeys, hot_reads
+from smsconsent.services.inbound import _LIST_KEYWORDS
 from smsconsent.services.pinned import PinnedStore
+from smsconsent.services.workspaces import workspace_secrets
 from smsconsent.web.auth import check_role
 
+TOLL_FREE = "+18005550123"
 OURS, OTHERS, GB_NUMBER = "+15557654321", "+15557650000", "+447911123456"
 CONTACTS = ("+15551230001", "+15551230002", "+15551230003", "+15551230004", "+15551230005")
 GB_CONTACT = "+447911123457"
@@ -118,3 +122,41 @@ def test_a_revoked_key_and_a_new_opt_out_are_seen_by_the_next_check(
     assert hot_reads.check(pinned, made["key"], OURS, contact, "informational", None) is None
     assert hot_reads.check(pinned, keys["revoked"], OURS, contact, "informational",
                            None) is None
+
+
+def test_a_webhook_reads_what_the_reference_reads_or_none(store: Store, pinned: PinnedStore
+                                                         ) -> None:
+    """For each workspace and number: None, or the secrets, number, workspace and lists'
+    keywords the reference path reads; a text to a number of that workspace is never None,
+    and a secret or list changed between two texts is seen by the second."""
+    _ledger(store)
+    services.add_list(store, "acme", "news", keyword="STOP NEWS")
+    services.add_list(store, "acme", "quiet")
+    services.add_number(store, "acme", TOLL_FREE)
+    for workspace in ("acme", "brit", "nope"):
+        for to in (OURS, TOLL_FREE, OTHERS, GB_NUMBER, "5557654321", "bad", ""):
+            fast = hot_reads.inbound(pinned, workspace, to)
+            reference = _inbound_reference(pinned, workspace, to)
+            assert fast == reference, (workspace, to)
+            assert (fast is None) == (reference is None)
+    assert hot_reads.inbound(pinned, "acme", OURS) is not None
+    services.set_secrets(store, "acme", twilio_auth_token="new")
+    services.add_list(store, "acme", "alerts", keyword="STOP ALERTS")
+    found = hot_reads.inbound(pinned, "acme", OURS)
+    assert found is not None and found.secrets["twilio_auth_token"] == "new"
+    assert found.addressed[2] == (("alerts", "STOP ALERTS"), ("deals", "STOP DEALS"),
+                                  ("news", "STOP NEWS"))
+
+
+def _inbound_reference(store: PinnedStore, workspace: str, to: str
+                       ) -> hot_reads.InboundReads | None:
+    """What the reference path reads for a text to ``to`` at ``workspace``'s webhook; None
+    where it raises (an unknown workspace, a number not of it, a bad number)."""
+    try:
+        secrets = workspace_secrets(store, workspace)
+        inbound = services.read_inbound(store, CONTACTS[0], to, "hello", workspace=workspace)
+    except SmsConsentError:
+        return None
+    with store.read() as conn:
+        lists = tuple(_LIST_KEYWORDS.all(conn, ws=inbound.workspace.id))
+    return hot_reads.InboundReads(secrets, (inbound.number, inbound.workspace, lists))

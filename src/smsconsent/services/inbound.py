@@ -69,12 +69,17 @@ class InboundResult:
 
 
 _LIST_KEYWORDS = Prepared(select(t.contact_lists.c.name, t.contact_lists.c.keyword).where(
-    t.contact_lists.c.workspace_id == bindparam("ws"), t.contact_lists.c.keyword.is_not(None)))
+    t.contact_lists.c.workspace_id == bindparam("ws"), t.contact_lists.c.keyword.is_not(None))
+    .order_by(t.contact_lists.c.name))
+
+# A number of ours, its workspace, and the workspace's lists that have a keyword (name,
+# keyword; by name): all an inbound text reads before the lock.
+Addressed = tuple[Number, Workspace, tuple[tuple[str, str], ...]]
 
 
-def keyword_policy(conn: Connection, ws: Workspace, number: Number) -> KeywordPolicy:
-    """The workspace's keywords, its lists' keywords, and no YES on a toll-free number."""
-    lists = tuple(_LIST_KEYWORDS.all(conn, ws=ws.id))
+def keyword_policy(ws: Workspace, number: Number, lists: tuple[tuple[str, str], ...]
+                   ) -> KeywordPolicy:
+    """The workspace's keywords, its ``lists``' keywords, and no YES on a toll-free number."""
     toll_free = number.kind == NumberKind.TOLL_FREE.value
     if not lists and not toll_free:
         return ws.policy.keywords
@@ -150,23 +155,28 @@ def handle_inbound(store: Store, sender: str, to: str, body: str, *,
 def read_inbound(store: Store, sender: str, to: str, body: str, *,
                  provider_id: str | None = None, at: str | None = None,
                  provider_handled: bool = False, on_reply: ReplyHook | None = None,
-                 workspace: str | None = None) -> Inbound:
+                 workspace: str | None = None, found: Addressed | None = None) -> Inbound:
     """The first half of ``handle_inbound``: check and classify the text, reading only (no
     lock), so the HTTP service can run it on its event loop and hand the second half to the
-    group commit (services/base.GroupCommit)."""
+    group commit (services/base.GroupCommit).
+
+    ``found``: what ``addressed`` and the lists' keywords give for ``to`` and ``workspace``,
+    when the caller read them already (services/hot_reads.py), so they are not read again."""
     check_body(body)
     our = parse_sender(to)
     occurred = parse_ts(at) if at else None
     if provider_id is not None:
         check_text(provider_id, "the provider message id", 128)
         provider_id = provider_id.strip() or None
-    with store.read() as conn:
-        found = addressed(conn, our, workspace)
-        if found is None:
-            raise NotFound(f"{our} is not a number of any workspace", code="unknown_number")
-        number, ws = found
-        contact = parse_contact(sender, ws.region)
-        policy = keyword_policy(conn, ws, number)
+    if found is None:
+        with store.read() as conn:
+            pair = addressed(conn, our, workspace)
+            if pair is None:
+                raise NotFound(f"{our} is not a number of any workspace", code="unknown_number")
+            found = (*pair, tuple(_LIST_KEYWORDS.all(conn, ws=pair[1].id)))
+    number, ws, lists = found
+    contact = parse_contact(sender, ws.region)
+    policy = keyword_policy(ws, number, lists)
     reading = classify(body, policy)  # outside the lock: the text is read as it arrived
     return Inbound(our, contact, body, number, ws, reading, provider_id, occurred,
                    provider_handled, on_reply)

@@ -303,7 +303,12 @@ def workspace_secrets(store: Store, name: str) -> dict[str, str]:
         row = _SECRETS.first(conn, name=name)
     if row is None:
         raise NotFound(f"no workspace named {name!r}", code="unknown_workspace")
-    stored: dict[str, str] = json.loads(row[0] or "{}")
+    return stored_secrets(row[0])
+
+
+def stored_secrets(text: str | None) -> dict[str, str]:
+    """The secrets of a workspace row's ``secrets`` column."""
+    stored: dict[str, str] = json.loads(text or "{}")
     return stored
 
 

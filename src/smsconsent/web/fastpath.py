@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smsconsent.domain.roles import NEEDED
 from smsconsent.errors import SmsConsentError
+from smsconsent.providers.twilio import parse_form as twilio_form
 from smsconsent.services import hot_reads
 from smsconsent.services.apikeys import Principal, authenticate
 from smsconsent.web import rest, webhooks
@@ -145,13 +146,17 @@ async def inbound(state: Any, scope: Scope, raw: bytes) -> Response:
 async def twilio(state: Any, scope: Scope, raw: bytes) -> Response:
     workspace = scope["path"][len(TWILIO):]
     url = webhooks.twilio_url(state.settings, URL(scope=scope))
-    with state.loop_store.read():  # secrets, number, workspace, lists: one transaction
-        msg = webhooks.twilio_message(state, workspace, raw,
-                                      _text(scope, b"x-twilio-signature"), url)
-        if not msg.body.strip():
-            return webhooks.twilio_answer(None)
-        text = webhooks.read_text(state, msg.sender, msg.to, msg.body,
-                                  **webhooks.message_options(workspace, msg))
+    params = twilio_form(raw)
+    # Secrets, number, workspace, lists: one statement (services/hot_reads.py).
+    found = hot_reads.inbound(state.loop_store, workspace, params.get("To", ""))
+    if found is None:
+        raise Fallback
+    msg = webhooks.twilio_verified(found.secrets, params, _text(scope, b"x-twilio-signature"),
+                                   url)
+    if not msg.body.strip():
+        return webhooks.twilio_answer(None)
+    text = webhooks.read_text(state, msg.sender, msg.to, msg.body, found=found.addressed,
+                              **webhooks.message_options(workspace, msg))
     result = await handed_over(webhooks.commit_text(state, "twilio", text))
     return webhooks.twilio_answer(result.reply)
 

@@ -85,10 +85,16 @@ def twilio_message(state: Any, workspace: str, raw: bytes, signature: str, url: 
                    ) -> InboundMessage:
     """The text of a Twilio webhook whose signature verifies; Forbidden otherwise."""
     secrets = workspace_secrets(state.loop_store, workspace)  # one read: on the loop
+    return twilio_verified(secrets, twilio.parse_form(raw), signature, url)
+
+
+def twilio_verified(secrets: dict[str, str], params: dict[str, str], signature: str, url: str
+                    ) -> InboundMessage:
+    """The text of the Twilio webhook of ``params`` (its form), when signed with the
+    workspace's auth token (in ``secrets``); Forbidden otherwise."""
     token = secrets.get("twilio_auth_token")
     if not token:
         raise Forbidden("this workspace has no Twilio auth token set", code="no_auth_token")
-    params = twilio.parse_form(raw)
     if not twilio.signature_valid(token, url, params, signature):
         raise Forbidden("the X-Twilio-Signature does not match", code="bad_signature")
     return twilio.inbound(params)
