@@ -7,9 +7,10 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
+from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from smsconsent import services
@@ -20,6 +21,7 @@ from smsconsent.services.base import GroupCommit, load_workspace
 from smsconsent.storage import audit
 from smsconsent.storage import ledger as ledger_store
 from smsconsent.storage import tables as t
+from smsconsent.storage.database import is_sqlite
 from smsconsent.storage.ledger import Ledger
 
 OURS = "+15557654324"
@@ -111,6 +113,59 @@ def test_a_failed_commit_fails_every_text_of_the_group(store: Store) -> None:
         group.stop()
         event.remove(store.engine, "commit", _refuse)
     assert _events(store, ws.id) == before
+
+
+def _end_backend(store: Store, pid: int) -> None:
+    """End PostgreSQL backend ``pid`` (an engine of its own: no listener of ``store``'s)."""
+    admin = create_engine(store.engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+def test_a_lost_connection_runs_the_group_again_unless_its_commit_was_sent(
+        store: Store) -> None:
+    """The writer keeps one connection: once it is lost (an ended backend) the next group
+    runs again on a new one and commits, each text once; lost at the COMMIT, the group fails
+    (whether it committed is not known) and its texts ran once."""
+    if is_sqlite(store.engine):
+        pytest.skip("a PostgreSQL backend is ended")
+    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
+    with store.read() as conn:
+        ws = services.base.load_workspace(conn, "acme")
+    before = _events(store, ws.id)
+    runs: list[str] = []
+
+    def backend(ledger: Ledger) -> int:
+        return int(ledger.conn.connection.driver_connection.info.backend_pid)
+
+    def counted(phone: str) -> Callable[[Ledger], int]:
+        def body(ledger: Ledger) -> int:
+            runs.append(phone)
+            return _note(phone)(ledger)
+        return body
+
+    def end_at_commit(conn: Any) -> None:
+        _end_backend(store, conn.connection.driver_connection.info.backend_pid)
+
+    group = GroupCommit(store)
+    group.start()
+    try:
+        _end_backend(store, group.submit(ws.id, backend).result(10))
+        assert group.submit(ws.id, counted("+15551238001")).result(10) == before + 1
+        event.listen(store.engine, "commit", end_at_commit)
+        try:
+            with pytest.raises(DBAPIError):
+                group.submit(ws.id, counted("+15551238002")).result(10)
+        finally:
+            event.remove(store.engine, "commit", end_at_commit)
+        assert group.submit(ws.id, counted("+15551238003")).result(10) == before + 2
+    finally:
+        group.stop()
+    assert runs == ["+15551238001", "+15551238002", "+15551238003"]
+    assert _events(store, ws.id) == before + 2
+    with store.read() as conn:
+        assert audit.verify(conn, ws.id).ok
 
 
 @pytest.mark.parametrize("now", ["2000-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -90,13 +91,20 @@ class GroupCommit:
     never wait on each other in a cycle (PostgreSQL; storage/database.py).
 
     One thread per process does the writing; it also holds the in-process writer queue of
-    ``storage.database.writing`` like any other writer.
+    ``storage.database.writing`` like any other writer. It keeps one connection for its life:
+    through the pool, each group paid a checkout and, on PostgreSQL, the liveness ping (a
+    round trip). A connection found lost when a group fails (a server restart, an ended
+    backend) is dropped, and the group runs once more on a new one, unless its COMMIT had
+    been sent: whether that committed is not known, so the group fails as before.
     """
 
     def __init__(self, store: Store, max_group: int = 64) -> None:
         self.store, self.max_group = store, max_group
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._conn: Connection | None = None  # the writer thread's own
+        self._driver: Any = None
+        self._committing = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
@@ -121,6 +129,14 @@ class GroupCommit:
         return future
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _serve(self) -> None:
         while True:
             first = self._jobs.get()
             if first is None:
@@ -162,12 +178,38 @@ class GroupCommit:
             job.future.set_exception(error)
 
     def _transaction(self, group: list[_Job]) -> list[tuple[_Job, Any]]:
+        """``_once``, and once more on a new connection if the one held was lost before the
+        COMMIT was sent (see the class's docstring)."""
+        try:
+            return self._once(group)
+        except BaseException:
+            if self._committing or not self._dropped_if_lost():
+                raise
+        return self._once(group)
+
+    def _dropped_if_lost(self) -> bool:
+        """Whether the connection held was lost (then it is given up)."""
+        if self._conn is None or not bool(getattr(self._driver, "broken", False)):
+            return False  # (SQLite's have no such attribute: never lost this way)
+        conn, self._conn = self._conn, None
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+            conn.close()
+        return True
+
+    def _once(self, group: list[_Job]) -> list[tuple[_Job, Any]]:
         """Run every body of ``group`` in one transaction and commit it; the first body that
         fails rolls the whole transaction back (``_BodyFailed``)."""
         outcomes: list[tuple[_Job, Any]] = []
+        self._committing = False
         if not group:
             return outcomes
-        with writing(self.store.engine) as conn:
+        if self._conn is None:
+            self._conn = self.store.engine.connect()
+        # The driver's connection as the group began: SQLAlchemy may put a new one in its
+        # place once it finds this one lost.
+        self._driver = self._conn.connection.driver_connection
+        with writing(self.store.engine, self._conn) as conn:
             last: Ledger | None = None
             for job in group:
                 try:
@@ -182,6 +224,7 @@ class GroupCommit:
                     raise _BodyFailed(job, exc) from exc
                 outcomes.append((job, value))
                 last = ledger
+            self._committing = True
         return outcomes
 
 

@@ -206,8 +206,9 @@ def is_sqlite(conn: Connection | Engine) -> bool:
 
 
 @contextmanager
-def writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction: committed when the block ends, rolled back on any error.
+def writing(engine: Engine, held: Connection | None = None) -> Iterator[Connection]:
+    """A write transaction: committed when the block ends, rolled back on any error; on a
+    pooled connection, or on ``held``, one of ``engine``'s that the caller keeps open.
 
     On SQLite writers queue (``WriterQueue``: threads on a lock, processes on a file lock)
     before taking a connection: SQLite's own wait for its writer lock (``busy_timeout``)
@@ -215,8 +216,13 @@ def writing(engine: Engine) -> Iterator[Connection]:
     every writer slept (p99 over a second). ``busy_timeout`` still covers any other writer.
     """
     queue = _WRITERS.get(engine)
-    with queue if queue is not None else contextlib.nullcontext(), engine.begin() as conn:
-        yield conn
+    with queue if queue is not None else contextlib.nullcontext():
+        if held is None:
+            with engine.begin() as conn:
+                yield conn
+        else:
+            with held.begin():
+                yield held
 
 
 @contextmanager
