@@ -37,6 +37,14 @@ def _note(phone: str, fail: bool = False) -> Callable[[Ledger], int]:
     return body
 
 
+def _counted(runs: list[str], phone: str) -> Callable[[Ledger], int]:
+    """``_note``, noting each run of the body in ``runs``."""
+    def body(ledger: Ledger) -> int:
+        runs.append(phone)
+        return _note(phone)(ledger)
+    return body
+
+
 def _events(store: Store, workspace_id: int) -> int:
     with store.read() as conn:
         return int(conn.execute(select(func.count()).select_from(t.events).where(
@@ -139,12 +147,6 @@ def test_a_lost_connection_runs_the_group_again_unless_its_commit_was_sent(
     def backend(ledger: Ledger) -> int:
         return int(ledger.conn.connection.driver_connection.info.backend_pid)
 
-    def counted(phone: str) -> Callable[[Ledger], int]:
-        def body(ledger: Ledger) -> int:
-            runs.append(phone)
-            return _note(phone)(ledger)
-        return body
-
     def end_at_commit(conn: Any) -> None:
         _end_backend(store, conn.connection.driver_connection.info.backend_pid)
 
@@ -152,14 +154,14 @@ def test_a_lost_connection_runs_the_group_again_unless_its_commit_was_sent(
     group.start()
     try:
         _end_backend(store, group.submit(ws.id, backend).result(10))
-        assert group.submit(ws.id, counted("+15551238001")).result(10) == before + 1
+        assert group.submit(ws.id, _counted(runs, "+15551238001")).result(10) == before + 1
         event.listen(store.engine, "commit", end_at_commit)
         try:
             with pytest.raises(DBAPIError):
-                group.submit(ws.id, counted("+15551238002")).result(10)
+                group.submit(ws.id, _counted(runs, "+15551238002")).result(10)
         finally:
             event.remove(store.engine, "commit", end_at_commit)
-        assert group.submit(ws.id, counted("+15551238003")).result(10) == before + 2
+        assert group.submit(ws.id, _counted(runs, "+15551238003")).result(10) == before + 2
     finally:
         group.stop()
     assert runs == ["+15551238001", "+15551238002", "+15551238003"]
@@ -217,19 +219,13 @@ def test_a_text_whose_statement_fails_is_left_out_and_the_others_commit(store: S
         _note("+15551239999")(ledger)
         ledger.conn.execute(text("SELECT no_such_column FROM workspaces"))
 
-    def counted(phone: str) -> Callable[[Ledger], int]:
-        def body(ledger: Ledger) -> int:
-            runs.append(phone)
-            return _note(phone)(ledger)
-        return body
-
     group = GroupCommit(store)
     group.start()
     try:
         first, gate = _holding(group, ws.id)
-        futures = [group.submit(ws.id, counted("+15551238001")),
+        futures = [group.submit(ws.id, _counted(runs, "+15551238001")),
                    group.submit(ws.id, broken),
-                   group.submit(ws.id, counted("+15551238002"))]
+                   group.submit(ws.id, _counted(runs, "+15551238002"))]
         gate.release()
         assert first.result(10) is True
         with pytest.raises(DBAPIError, match="no_such_column"):
