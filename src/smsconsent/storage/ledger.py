@@ -17,10 +17,8 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Select,
     and_,
     bindparam,
-    func,
     insert,
     literal_column,
     select,
@@ -31,9 +29,13 @@ from sqlalchemy import (
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
 from smsconsent.storage import tables as t
-from smsconsent.storage.chain import GENESIS, canonical, event_hash
+from smsconsent.storage.chain import canonical, event_hash
 from smsconsent.storage.database import is_sqlite
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
+from smsconsent.storage.ledger_reads import STORED_STATE, chained, recorded_event
+from smsconsent.storage.ledger_reads import events_page as events_page
+from smsconsent.storage.ledger_reads import previous_hash as previous_hash
+from smsconsent.storage.ledger_reads import stored_state as stored_state
 from smsconsent.storage.pg_close import close_ledger
 from smsconsent.storage.prepared import Prepared
 from smsconsent.storage.rows import (
@@ -54,33 +56,6 @@ BULK_CHECKPOINT_PAGES = 100_000  # of 4 KiB (~400 MB of WAL at most), during a b
 def bulk_checkpoint_pages(page_size: int) -> int:
     """``BULK_CHECKPOINT_PAGES`` in pages of ``page_size`` bytes: the same WAL size."""
     return BULK_CHECKPOINT_PAGES * 4096 // page_size
-
-
-def chained(*where: Any) -> Select[Any]:
-    """The events matching ``where``, each with its ``prev_hash``: the hash of the event
-    before it in the chain (``GENESIS`` for the first), joined from its ``seq - 1``."""
-    before = t.events.alias("before")  # constants inline: Prepared binds only named values
-    genesis = func.coalesce(before.c.hash, literal_column(f"'{GENESIS}'"))
-    return select(t.events, genesis.label("prev_hash")) \
-        .select_from(t.events.outerjoin(before, and_(
-            before.c.workspace_id == t.events.c.workspace_id,
-            before.c.seq == t.events.c.seq - literal_column("1")))).where(*where)
-
-
-def previous_hash(conn: Connection, workspace_id: int, seq: int) -> str:
-    """The ``prev_hash`` of event ``seq``: the hash of the event before (``GENESIS`` for
-    none)."""
-    row = _HASH.first(conn, ws=workspace_id, seq=seq - 1)
-    return GENESIS if row is None else str(row[0])
-
-
-def recorded_event(row: Any) -> RecordedEvent:
-    """An event read through ``chained``."""
-    return RecordedEvent(
-        seq=row.seq, type=row.type, occurred_at=row.occurred_at, recorded_at=row.recorded_at,
-        actor=row.actor, contact=row.contact, data=json.loads(row.data),
-        provider_id=row.provider_id, prev_hash=row.prev_hash, hash=row.hash,
-    )
 
 
 @dataclass
@@ -170,7 +145,7 @@ class Ledger:
     def state(self, phone: str) -> ContactState:
         """The contact's current state (a new, empty one for a contact never seen)."""
         if phone not in self._states:
-            row = _STATE.first(self._conn, ws=self.workspace_id, phone=phone)
+            row = STORED_STATE.first(self._conn, ws=self.workspace_id, phone=phone)
             self._hold(phone, None if row is None else row[0])
         return self._states[phone]
 
@@ -358,8 +333,6 @@ _STATE_AND_PROVIDER_ID = Prepared(
                  .outerjoin(t.contacts, and_(t.contacts.c.workspace_id == bindparam("ws"),
                                              t.contacts.c.phone == bindparam("phone")))
                  .outerjoin(_SEEN, true())))
-_HASH = Prepared(select(t.events.c.hash).where(
-    t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
 _INSERT_EVENT = Prepared(insert(t.events).values(
     {name: bindparam(name) for name in EVENT_COLUMNS}))
 _SET_HEAD = Prepared(update(t.workspaces).where(t.workspaces.c.id == bindparam("ws"))
@@ -380,24 +353,3 @@ def contact_events(conn: Connection, workspace_id: int, phone: str) -> list[Reco
         .order_by(t.events.c.seq)
     )
     return [recorded_event(r) for r in rows]
-
-
-def events_page(conn: Connection, workspace_id: int, *, contact: str | None = None,
-                after: int = 0, limit: int = 100, since: str | None = None
-                ) -> list[RecordedEvent]:
-    cond = [t.events.c.workspace_id == workspace_id, t.events.c.seq > after]
-    if contact is not None:
-        cond.append(t.events.c.contact == contact)
-    if since is not None:
-        cond.append(t.events.c.recorded_at >= since)
-    rows = conn.execute(chained(*cond).order_by(t.events.c.seq).limit(limit))
-    return [recorded_event(r) for r in rows]
-
-
-_STATE = Prepared(select(t.contacts.c.state).where(
-    t.contacts.c.workspace_id == bindparam("ws"), t.contacts.c.phone == bindparam("phone")))
-
-
-def stored_state(conn: Connection, workspace_id: int, phone: str) -> ContactState | None:
-    row = _STATE.first(conn, ws=workspace_id, phone=phone)
-    return stored_contact(phone, row[0]) if row else None
