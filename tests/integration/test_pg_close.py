@@ -1,5 +1,7 @@
 """The ledger's one-statement close on PostgreSQL (storage/pg_close.py) writes exactly the rows
-the statement-by-statement path writes: events, contact states and the chain head."""
+the statement-by-statement path writes: events, contact states and the chain head; and so
+does one close for several ledgers resumed one after the other in one transaction (the group
+commit's way)."""
 
 from __future__ import annotations
 
@@ -74,6 +76,25 @@ def _write(engine: Engine, workspace_id: int, batched: bool,
             ledger.close()
 
 
+def _write_resumed(engine: Engine, workspace_id: int,
+                   transactions: list[list[tuple[str, str, int, str]]]) -> None:
+    """The same ledgers in one transaction, each resumed from the one before unclosed, and
+    one close at the end."""
+    n = 0
+    with writing(engine) as conn:
+        ledger: Ledger | None = None
+        for number, records in enumerate(transactions):
+            def now(i: int = number) -> str:
+                return f"2026-11-23T11:0{i}:00Z"
+            ledger = Ledger.open(conn, workspace_id, now) if ledger is None \
+                else Ledger.resume(ledger, now)
+            for kind, phone, minute, body in records:
+                n += 1
+                ledger.record(_event(kind, phone, minute, n, body))
+        assert ledger is not None
+        ledger.close()
+
+
 def _rows(engine: Engine, workspace_id: int) -> tuple[Any, ...]:
     with engine.connect() as conn:
         ev = conn.execute(select(*[c for c in t.events.c if c.name != "workspace_id"])
@@ -93,19 +114,22 @@ def _rows(engine: Engine, workspace_id: int) -> tuple[Any, ...]:
 def test_one_statement_close_writes_the_rows_of_the_general_path(
         pg_engine: Engine, transactions: list[list[tuple[str, str, int, str]]]) -> None:
     """Events (late ones included, which refold a contact mid-transaction), new and changed
-    contacts and the head: byte for byte the same whichever way a ledger is closed."""
+    contacts (each row's ``updated_at`` that of the ledger that last moved it) and the head:
+    byte for byte the same whichever way a ledger is closed, or several closed as one."""
     store = Store(pg_engine)
     found = []
-    for _ in range(2):
+    for _ in range(3):
         name = f"ws{next(NAMES)}"
         services.create_workspace(store, name, business_name="Acme", contact="help@a.test")
         with store.read() as conn:
             found.append(load_workspace(conn, name).id)
-    general, batched = found
+    general, batched, resumed = found
     with writing(pg_engine) as conn:  # both chains begin at the genesis: equal hashes after
         conn.execute(delete(t.events).where(t.events.c.workspace_id.in_(found)))
         conn.execute(update(t.workspaces).where(t.workspaces.c.id.in_(found))
                      .values(head_seq=0, head_hash=GENESIS))
     _write(pg_engine, general, False, transactions)
     _write(pg_engine, batched, True, transactions)
+    _write_resumed(pg_engine, resumed, transactions)
     assert _rows(pg_engine, batched) == _rows(pg_engine, general)
+    assert _rows(pg_engine, resumed) == _rows(pg_engine, general)

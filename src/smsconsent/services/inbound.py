@@ -158,7 +158,7 @@ def read_inbound(store: Store, sender: str, to: str, body: str, *,
                  workspace: str | None = None, found: Addressed | None = None) -> Inbound:
     """The first half of ``handle_inbound``: check and classify the text, reading only (no
     lock), so the HTTP service can run it on its event loop and hand the second half to the
-    group commit (services/base.GroupCommit).
+    group commit (services/group_commit.GroupCommit).
 
     ``found``: what ``addressed`` and the lists' keywords give for ``to`` and ``workspace``,
     when the caller read them already (services/hot_reads.py), so they are not read again."""

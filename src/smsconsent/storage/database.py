@@ -8,7 +8,7 @@ the database's own means, never a process-local one:
 * PostgreSQL: ``SELECT ... FOR UPDATE`` on the workspace's row (``Ledger.open``), in READ
   COMMITTED, pinned per transaction whatever the server's default. Every statement after the
   lock sees everything committed before the lock was granted. Each transaction locks exactly
-  one workspace row, always first, or (the HTTP service's group commit, services/base.py)
+  one workspace row, always first, or (the HTTP service's group commit, services/group_commit.py)
   several in ascending id order, so no two writers wait on each other in a cycle: no
   deadlocks; and READ COMMITTED with an explicit lock raises no serialization failures, so
   there is nothing to retry.

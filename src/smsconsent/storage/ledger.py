@@ -67,6 +67,8 @@ class Ledger:
 
     On PostgreSQL events are held until ``close`` writes them with the states and head in
     one statement (storage/pg_close.py); reading events, or taking ``conn``, writes them first.
+    A ledger ``resume``d from one not closed takes over what that one has not written yet, so
+    the texts of a group commit are written by one ``close`` (services/group_commit.GroupCommit).
     """
 
     _conn: Connection
@@ -75,7 +77,9 @@ class Ledger:
     head_hash: str
     recorded_at: str
     _states: dict[str, ContactState] = field(default_factory=dict)
-    _dirty: set[str] = field(default_factory=set)
+    # Contacts whose state moved, with the ``recorded_at`` of the ledger that last moved each
+    # (their row's ``updated_at``).
+    _dirty: dict[str, str] = field(default_factory=dict)
     _stored: set[str] = field(default_factory=set)
     _kinds: dict[FreshSpec, FreshKind | None] = field(default_factory=dict)
     # The head event's ``recorded_at`` and ``head_seq`` when opened, for ``resume``.
@@ -109,13 +113,23 @@ class Ledger:
 
     @classmethod
     def resume(cls, previous: Ledger, now: Callable[[], str]) -> Ledger:
-        """What ``open`` would give after ``previous`` was closed in this same transaction
-        (the group commit, services/base.py), without reading it again: the lock is held
-        already, the head is ``previous``'s, and so is the head event's time, and ``held``."""
+        """What ``open`` would give after ``previous`` in this same transaction (the group
+        commit, services/group_commit.py), without reading it again: the lock is held already, the
+        head is ``previous``'s, and so is the head event's time, and ``held``.
+
+        On SQLite ``previous`` must be closed. On PostgreSQL it need not be: what it has not
+        written (events, moved states) is handed on, with the states it holds, and written
+        by this ledger's ``close`` (or a later one's); nothing else writes this workspace's
+        rows meanwhile, as the lock is held."""
         last = previous.recorded_at if previous.head_seq != previous._opened_seq \
             else previous._head_at
-        return cls._at(previous._conn, previous.workspace_id, previous.head_seq,
-                       previous.head_hash, last, now, previous.held)
+        ledger = cls._at(previous._conn, previous.workspace_id, previous.head_seq,
+                         previous.head_hash, last, now, previous.held)
+        if previous._batched:
+            ledger._pending, ledger._dirty = previous._pending, previous._dirty
+            ledger._states, ledger._stored = previous._states, previous._stored
+            previous._pending, previous._dirty = [], {}
+        return ledger
 
     @classmethod
     def _at(cls, conn: Connection, workspace_id: int, head_seq: int, head_hash: str,
@@ -183,11 +197,17 @@ class Ledger:
                          ) -> RecordedEvent | None:
         """The event recorded with ``provider_id``, if any; with ``contact``, that contact's
         state is read in the same statement (one round trip less on PostgreSQL)."""
+        for n, held in enumerate(self._pending):  # recorded here, not written yet
+            if held[7] == provider_id:
+                before = self._pending[n - 1][9] if n else \
+                    previous_hash(self._conn, self.workspace_id, held[1])
+                return RecordedEvent(held[1], held[2], held[4], held[5], held[6], held[3],
+                                     json.loads(held[8]), held[7], before, held[9])
         params = {"ws": self.workspace_id, "provider_id": provider_id}
         if contact is None or contact in self._states:
-            row = _BY_PROVIDER_ID.first(self.conn, **params)
+            row = _BY_PROVIDER_ID.first(self._conn, **params)
         else:
-            text, *row = _STATE_AND_PROVIDER_ID.first(self.conn, phone=contact, **params)
+            text, *row = _STATE_AND_PROVIDER_ID.first(self._conn, phone=contact, **params)
             self._hold(contact, text)
         return None if row is None or row[0] is None else RecordedEvent(  # prev_hash last
             seq=row[1], type=row[2], contact=row[3], occurred_at=row[4], recorded_at=row[5],
@@ -223,7 +243,7 @@ class Ledger:
                 )
             else:
                 state.apply(event.type.value, event.occurred_at, event.actor, event.data)
-            self._dirty.add(event.contact)
+            self._dirty[event.contact] = self.recorded_at
         return recorded
 
     def record_many(self, events: Sequence[Event | FreshEvent]) -> int:
@@ -282,7 +302,7 @@ class Ledger:
                     late.add(event.contact)
                 else:
                     state.apply(event.type.value, event.occurred_at, event.actor, event.data)
-                self._dirty.add(event.contact)
+                self._dirty[event.contact] = now
         insert_rows(self.conn, t.events, EVENT_COLUMNS, rows)
         if new_rows:
             insert_rows(self.conn, t.contacts, CONTACT_COLUMNS, new_rows)
@@ -305,13 +325,14 @@ class Ledger:
 
     def close(self) -> None:
         """Write the moved states and the new chain head; called before the commit."""
-        dirty = [self._states[p] for p in sorted(self._dirty)]
+        dirty = [(self._states[p], self._dirty[p]) for p in sorted(self._dirty)]
         if self._batched:
             close_ledger(self._conn, self.workspace_id, self._pending, dirty, self._stored,
-                         self.recorded_at, self.head_seq, self.head_hash)
+                         self.head_seq, self.head_hash)
             self._pending = []
-        else:
-            save_states(self._conn, self.workspace_id, dirty, self._stored, self.recorded_at)
+        else:  # every state here was moved by this ledger (nothing is handed on)
+            save_states(self._conn, self.workspace_id, [state for state, _ in dirty],
+                        self._stored, self.recorded_at)
             _SET_HEAD.run(self._conn, {"ws": self.workspace_id, "head_seq": self.head_seq,
                                        "head_hash": self.head_hash}).close()
         self._stored.update(self._dirty)

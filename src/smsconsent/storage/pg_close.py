@@ -25,7 +25,7 @@ from smsconsent.storage.rows import state_row
 
 _EVENTS = ("seq", "type", "contact", "occurred_at", "recorded_at", "actor", "provider_id",
            "data", "hash")
-_STATES = ("phone", "status", "blocked", "lists", "state")
+_STATES = ("phone", "status", "blocked", "lists", "state", "updated_at")
 _TYPES = {"seq": "bigint", "blocked": "boolean"}  # every other column is text
 
 
@@ -41,12 +41,12 @@ CLOSE_SQL = (
     f"FROM {_rows('events', _EVENTS)}), "
     "changed AS ("
     "UPDATE contacts AS c SET status = v.status, blocked = v.blocked, lists = v.lists, "
-    "state = v.state, updated_at = %(now)s "
+    "state = v.state, updated_at = v.updated_at "
     f"FROM {_rows('updates', _STATES)} "
     "WHERE c.workspace_id = %(ws)s::integer AND c.phone = v.phone), "
     "added AS ("
-    "INSERT INTO contacts (workspace_id, phone, status, blocked, lists, state, updated_at) "
-    f"SELECT %(ws)s::integer, {', '.join(f'v.{n}' for n in _STATES)}, %(now)s "
+    f"INSERT INTO contacts (workspace_id, {', '.join(_STATES)}) "
+    f"SELECT %(ws)s::integer, {', '.join(f'v.{n}' for n in _STATES)} "
     f"FROM {_rows('inserts', _STATES)}) "
     "UPDATE workspaces SET head_seq = %(head_seq)s, head_hash = %(head_hash)s "
     "WHERE id = %(ws)s::integer"
@@ -54,20 +54,21 @@ CLOSE_SQL = (
 
 
 def close_ledger(conn: Connection, workspace_id: int, events: Sequence[tuple[Any, ...]],
-                 states: Sequence[ContactState], stored: set[str], now: str, head_seq: int,
+                 states: Sequence[tuple[ContactState, str]], stored: set[str], head_seq: int,
                  head_hash: str) -> None:
-    """Write ``events`` (rows in ``ledger.EVENT_COLUMNS`` order), ``states`` (updated where
-    the phone is in ``stored``, inserted otherwise) and the head, in one statement.
+    """Write ``events`` (rows in ``ledger.EVENT_COLUMNS`` order), ``states`` (each with its
+    row's ``updated_at``; updated where the phone is in ``stored``, inserted otherwise) and
+    the head, in one statement.
 
     The rows go as JSON texts (``json_to_recordset``): one parameter each, where arrays cost
     psycopg more to send than the statement costs the server to run."""
     updates: list[dict[str, Any]] = []
     inserts: list[dict[str, Any]] = []
-    for state in states:
-        row = state_row(workspace_id, state, now)
+    for state, updated_at in states:
+        row = state_row(workspace_id, state, updated_at)
         (updates if state.phone in stored else inserts).append(
             {name: row[name] for name in _STATES})
-    params = {"ws": workspace_id, "now": now, "head_seq": head_seq, "head_hash": head_hash,
+    params = {"ws": workspace_id, "head_seq": head_seq, "head_hash": head_hash,
               "events": orjson.dumps([dict(zip(_EVENTS, row[1:], strict=True))
                                       for row in events]).decode(),
               "updates": orjson.dumps(updates).decode(),

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from smsconsent import __version__
 from smsconsent.outbox_worker import OutboxWorker
 from smsconsent.services import Store
-from smsconsent.services.base import GroupCommit
+from smsconsent.services.group_commit import GroupCommit
 from smsconsent.services.pinned import PinnedStore
 from smsconsent.settings import Settings
 from smsconsent.storage.database import make_engine

@@ -22,7 +22,7 @@ from smsconsent.domain.workspace import Workspace
 from smsconsent.errors import Forbidden
 from smsconsent.providers import InboundMessage, telnyx, twilio
 from smsconsent.services import InboundResult, Store
-from smsconsent.services.base import GroupCommit
+from smsconsent.services.group_commit import GroupCommit
 from smsconsent.services.inbound import Inbound, ReplyHook
 from smsconsent.services.workspaces import workspace_secrets
 from smsconsent.settings import Settings
@@ -42,8 +42,8 @@ def read_text(state: Any, sender: str, to: str, body: str, *,
 
 
 async def commit_text(state: Any, source: str, inbound: Inbound) -> InboundResult:
-    """The second half: the ledger change goes to the group commit (services/base.GroupCommit);
-    the result comes back once that change has committed."""
+    """The second half: the ledger change goes to the group commit
+    (services/group_commit.py); the result comes back once that change has committed."""
     group: GroupCommit = state.group_commit
     result = await asyncio.wrap_future(
         group.submit(inbound.workspace.id, partial(services.record_inbound, inbound=inbound)))
