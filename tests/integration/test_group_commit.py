@@ -251,28 +251,34 @@ _TEXTS = [("+15551234567", "STOP", 0), ("+15551234568", "STOP", 1), ("+155512345
 
 def test_texts_sharing_a_group_answer_as_texts_one_at_a_time(store: Store) -> None:
     """Inbound texts to one number in one group (which read the number once, Ledger.held,
-    and on PostgreSQL are written by one close) get the answers and leave the states the
-    same texts one at a time give; a text sent again within the group is a duplicate."""
+    and on PostgreSQL read their contacts and provider ids at once and are written by one
+    close) get the answers and leave the states the same texts one at a time give; a text
+    sent again within the group, or in a later group, is a duplicate."""
     answers = {}
+    # A second group: three texts recorded already, and a STOP from a contact opted out.
+    sent = [*_TEXTS, *_TEXTS[:3], ("+15551234568", "STOP", 6)]
     for name, number in (("grouped", "+15557654331"), ("alone", "+15557654332")):
         services.create_workspace(store, name, business_name="Acme", contact="h@a.test")
         services.add_number(store, name, number)
-    for phone, body, n in _TEXTS:
+    for phone, body, n in sent:
         one = services.handle_inbound(store, phone, "+15557654332", body, provider_id=f"SMa{n}")
         answers.setdefault("alone", []).append((one.action, one.reply, one.duplicate))
     texts = [services.read_inbound(store, phone, "+15557654331", body, provider_id=f"SMg{n}")
-             for phone, body, n in _TEXTS]
+             for phone, body, n in sent]
     group = GroupCommit(store)
     group.start()
     try:
-        first, gate = _holding(group, texts[0].workspace.id)
-        futures = [group.submit(text_.workspace.id, partial(services.record_inbound,
-                                                            inbound=text_))
-                   for text_ in texts]
-        gate.release()
-        assert first.result(10) is True
-        answers["grouped"] = [(f.result(10).action, f.result(10).reply, f.result(10).duplicate)
-                              for f in futures]
+        for part in (texts[:len(_TEXTS)], texts[len(_TEXTS):]):
+            first, gate = _holding(group, part[0].workspace.id)
+            futures = [group.submit(text_.workspace.id,
+                                    partial(services.record_inbound, inbound=text_),
+                                    reads=(text_.provider_id, text_.contact))
+                       for text_ in part]
+            gate.release()
+            assert first.result(10) is True
+            answers.setdefault("grouped", []).extend(
+                (f.result(10).action, f.result(10).reply, f.result(10).duplicate)
+                for f in futures)
     finally:
         group.stop()
     assert answers["grouped"] == answers["alone"]
@@ -282,7 +288,7 @@ def test_texts_sharing_a_group_answer_as_texts_one_at_a_time(store: Store) -> No
             ws = load_workspace(conn, name).id
             assert audit.verify(conn, ws).ok  # stored states are the ledger's fold
             states[name] = [(s.status, s.opted_out_keys()) for s in (
-                ledger_store.stored_state(conn, ws, phone) for phone, _, _ in _TEXTS) if s]
+                ledger_store.stored_state(conn, ws, phone) for phone, _, _ in sent) if s]
         assert states["grouped"] == states["alone"]
 
 

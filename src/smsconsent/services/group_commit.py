@@ -24,6 +24,7 @@ class _Job:
     workspace_id: int
     body: Callable[[Ledger], Any]
     future: Future[Any]
+    reads: tuple[str | None, str] | None = None  # for Ledger.prefetch
 
 
 class GroupCommit:
@@ -74,15 +75,17 @@ class GroupCommit:
             self._thread.join()
             self._thread = None
 
-    def submit(self, workspace_id: int, body: Callable[[Ledger], T]) -> Future[T]:
+    def submit(self, workspace_id: int, body: Callable[[Ledger], T], *,
+               reads: tuple[str | None, str] | None = None) -> Future[T]:
         """Run ``body`` on the workspace's ledger in the next group; the future holds its
         result (or error) once that group has committed. ``body`` runs again if another
         text of its group fails, so it must read and write only through the ledger's
-        transaction (as ``record_inbound`` does)."""
+        transaction (as ``record_inbound`` does). ``reads``: the provider id (or None) and
+        contact it reads first, read for the whole group at once (``Ledger.prefetch``)."""
         if self._thread is None:
             raise RuntimeError("the group commit is not running")
         future: Future[T] = Future()
-        self._jobs.put(_Job(workspace_id, body, future))
+        self._jobs.put(_Job(workspace_id, body, future, reads))
         return future
 
     def _run(self) -> None:
@@ -175,15 +178,19 @@ class GroupCommit:
         with writing(self.store.engine, self._conn) as conn:
             together = together and not is_sqlite(conn)
             last: Ledger | None = None
-            for job in group:
+            for n, job in enumerate(group):
                 same = last is not None and last.workspace_id == job.workspace_id
                 if together and last is not None and not same:
                     _close(last)
                 try:
                     # The ledger of the text before, of the same workspace, is resumed
                     # (Ledger.resume: the head is not read again).
-                    ledger = Ledger.resume(last, self.store.now) if same and last \
-                        else Ledger.open(conn, job.workspace_id, self.store.now)
+                    if same and last:
+                        ledger = Ledger.resume(last, self.store.now)
+                    else:
+                        ledger = Ledger.open(conn, job.workspace_id, self.store.now)
+                        ledger.prefetch(other.reads for other in group[n:] if other.reads
+                                        and other.workspace_id == job.workspace_id)
                     value = job.body(ledger)
                     if not together:
                         ledger.close()

@@ -46,7 +46,8 @@ async def commit_text(state: Any, source: str, inbound: Inbound) -> InboundResul
     (services/group_commit.py); the result comes back once that change has committed."""
     group: GroupCommit = state.group_commit
     result = await asyncio.wrap_future(
-        group.submit(inbound.workspace.id, partial(services.record_inbound, inbound=inbound)))
+        group.submit(inbound.workspace.id, partial(services.record_inbound, inbound=inbound),
+                     reads=(inbound.provider_id, inbound.contact)))
     if not result.duplicate:
         state.metrics.inbound.labels(intent=result.intent, source=source).inc()
     return result
