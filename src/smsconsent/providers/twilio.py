@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import unquote, urlparse
 from xml.sax.saxutils import escape
 
 from twilio.request_validator import RequestValidator
@@ -23,16 +23,45 @@ HANDLED_TYPES = ("STOP", "START", "HELP")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
+MAX_FIELDS = 200
+
+
 def parse_form(raw: bytes) -> dict[str, str]:
-    """The webhook's fields; a repeated field keeps its last value, as Twilio never repeats."""
+    """The webhook's fields; a repeated field keeps its last value, as Twilio never repeats.
+
+    What ``dict(parse_qsl(text, keep_blank_values=True, strict_parsing=True,
+    max_num_fields=MAX_FIELDS))`` gives, or refuses, for the UTF-8 text of ``raw`` (tested
+    against it), in a loop of its own: ``parse_qsl`` calls ``unquote`` twice a field even where
+    there is nothing to unquote, and that cost more than the rest of reading the form.
+    """
     try:
         text = raw.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text),
-                          max_num_fields=200)
-    except (UnicodeDecodeError, ValueError):
-        raise BadInput("the body is not a well-formed form (application/x-www-form-urlencoded)",
-                       code="malformed_form") from None
-    return dict(pairs)
+    except UnicodeDecodeError:
+        raise _malformed() from None
+    if not text:
+        return {}
+    pieces = text.split("&")
+    if len(pieces) > MAX_FIELDS:
+        raise _malformed()
+    fields: dict[str, str] = {}
+    for piece in pieces:
+        name, equals, value = piece.partition("=")
+        if not equals:  # strict: every field is name=value, none empty
+            raise _malformed()
+        fields[_unquoted(name)] = _unquoted(value)
+    return fields
+
+
+def _unquoted(text: str) -> str:
+    """``parse_qsl``'s decoding of a name or value: ``+`` is a space, then %-escapes."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    return unquote(text) if "%" in text else text
+
+
+def _malformed() -> BadInput:
+    return BadInput("the body is not a well-formed form (application/x-www-form-urlencoded)",
+                    code="malformed_form")
 
 
 def signature_valid(auth_token: str, url: str, params: dict[str, str], signature: str) -> bool:
