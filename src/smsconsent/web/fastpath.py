@@ -25,7 +25,6 @@ from typing import Any, get_args
 
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.datastructures import URL
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -145,7 +144,7 @@ async def inbound(state: Any, scope: Scope, raw: bytes) -> Response:
 
 async def twilio(state: Any, scope: Scope, raw: bytes) -> Response:
     workspace = scope["path"][len(TWILIO):]
-    url = webhooks.twilio_url(state.settings, URL(scope=scope))
+    url = webhooks.scope_twilio_url(state.settings, scope, header(scope, b"host"))
     params = twilio_form(raw)
     # Secrets, number, workspace, lists: one statement (services/hot_reads.py).
     found = hot_reads.inbound(state.loop_store, workspace, params.get("To", ""))

@@ -23,10 +23,26 @@ class Metrics:
                                  ["method", "route", "status"], registry=self.registry)
         self.outbox = Counter("smsconsent_outbox_deliveries", "Outbox delivery attempts",
                               ["result"], registry=self.registry)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *values: str) -> Any:
+        """``metric.labels(*values)`` (in the order of its label names), remembered: the
+        library validates and locks on every call, a cost of every request. The library
+        keeps every child it made for the metric's life, so this holds no more than it."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def decision(self, kind: str, allowed: bool, reason: str) -> None:
-        self.sends.labels(kind=kind, outcome="allowed" if allowed else "refused",
-                          reason=reason).inc()
+        self._child(self.sends, kind, "allowed" if allowed else "refused", reason).inc()
+
+    def inbound_text(self, intent: str, source: str) -> None:
+        self._child(self.inbound, intent, source).inc()
+
+    def request_took(self, method: str, route: str, status: str, seconds: float) -> None:
+        self._child(self.latency, method, route, status).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -54,6 +70,5 @@ class LatencyMiddleware:
             await self.app(scope, receive, sending)
         finally:
             route: Any = scope.get("route")
-            self.metrics.latency.labels(
-                method=scope["method"], route=getattr(route, "path", "unmatched"),
-                status=str(status)).observe(time.perf_counter() - start)
+            self.metrics.request_took(scope["method"], getattr(route, "path", "unmatched"),
+                                      str(status), time.perf_counter() - start)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 from starlette.datastructures import URL
+from starlette.types import Scope
 
 from smsconsent import services
 from smsconsent.domain.workspace import Workspace
@@ -49,7 +50,7 @@ async def commit_text(state: Any, source: str, inbound: Inbound) -> InboundResul
         group.submit(inbound.workspace.id, partial(services.record_inbound, inbound=inbound),
                      reads=(inbound.provider_id, inbound.contact)))
     if not result.duplicate:
-        state.metrics.inbound.labels(intent=result.intent, source=source).inc()
+        state.metrics.inbound_text(result.intent, source)
     return result
 
 
@@ -75,11 +76,33 @@ def _handle(request: Request, workspace: str, msg: InboundMessage, source: str,
 
 def twilio_url(settings: Settings, url: URL) -> str:
     """The URL Twilio signed: the public URL when the service sits behind a proxy."""
-    public = settings.public_url
+    return _signed_url(settings.public_url, url)
+
+
+def _signed_url(public: str | None, url: URL) -> str:
     if public is None:
         return str(url)
     query = f"?{url.query}" if url.query else ""
     return f"{public}{url.path}{query}"
+
+
+def scope_twilio_url(settings: Settings, scope: Scope, host: bytes | None) -> str:
+    """``twilio_url(settings, URL(scope=scope))`` for a request whose ``Host`` header is
+    ``host``: remembered, as it is the same few URLs on every webhook and building a
+    ``URL`` cost more than checking the signature."""
+    server = scope.get("server")
+    return _scope_twilio_url(settings.public_url, scope.get("scheme", "http"),
+                             None if server is None else tuple(server), scope["path"],
+                             scope.get("query_string", b""), host)
+
+
+@lru_cache(maxsize=256)
+def _scope_twilio_url(public: str | None, scheme: str, server: tuple[str, int] | None,
+                      path: str, query_string: bytes, host: bytes | None) -> str:
+    # All that URL(scope=...) reads of a scope.
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": path,
+             "query_string": query_string, "headers": [] if host is None else [(b"host", host)]}
+    return _signed_url(public, URL(scope=scope))
 
 
 def twilio_message(state: Any, workspace: str, raw: bytes, signature: str, url: str
