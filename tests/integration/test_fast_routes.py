@@ -31,6 +31,7 @@ from smsconsent import services
 from smsconsent.services import Store, apikeys
 from smsconsent.settings import Settings
 from smsconsent.storage.database import ensure_schema, make_engine
+from smsconsent.web import webhooks
 from smsconsent.web.app import create_app
 from smsconsent.web.fastpath import FastRoutes
 from tests.conftest import drop_pg_schema, new_pg_schema
@@ -329,8 +330,7 @@ def test_fast_path_answers_the_plain_requests(sides: tuple[Side, Side]) -> None:
     seen: list[str] = []
 
     async def body(fast: Side, _plain: Side) -> None:
-        await fast.client.get("/healthz")  # type: ignore[union-attr]  # builds the stack
-        layer = fast.app.middleware_stack
+        layer = fast.app.front  # in front of FastAPI's stack (web/app.App)
         while not isinstance(layer, FastRoutes):
             layer = layer.app
         inner = layer.app
@@ -348,3 +348,37 @@ def test_fast_path_answers_the_plain_requests(sides: tuple[Side, Side]) -> None:
 
     run(sides, body)
     assert seen == ["/v1/check"]  # only the request with an unknown field fell back
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_unexpected_errors_answered_as_fastapi(sides: tuple[Side, Side], where: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error before the hand-over (reading the text) or after it (in the
+    group commit): the app's own 500 both ways, the same metrics, and the error goes on up
+    to the server (which logs it) both ways."""
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(*(webhooks, "read_text") if where == "before"
+                        else (services, "record_inbound"), broken)
+    text = {"from": "+15551239001", "to": OURS, "body": "STOP"}
+    calls = [twilio_call({"MessageSid": "SM900001", "AccountSid": "AC1", "To": OURS,
+                          "From": "+15551239002", "Body": "STOP"}),
+             json_call("/v1/inbound", text, "{manager}")]
+
+    async def body(fast: Side, plain: Side) -> None:
+        for call in calls:
+            answers = []
+            for side in (fast, plain):
+                with pytest.raises(RuntimeError, match="boom"):  # on up to the server
+                    await call.send(side)
+                async with httpx.AsyncClient(base_url=BASE, transport=httpx.ASGITransport(
+                        app=side.app, raise_app_exceptions=False)) as client:
+                    answers.append(answer(await client.post(
+                        call.path, content=call.content,
+                        headers={k: v.format(**side.keys) for k, v in call.headers.items()})))
+            assert answers[0] == answers[1]
+            assert answers[0][0] == 500, answers[0]
+        assert await metrics(fast) == await metrics(plain)
+
+    run(sides, body)

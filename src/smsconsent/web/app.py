@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request, Response
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from smsconsent import __version__
 from smsconsent.outbox_worker import OutboxWorker
@@ -89,8 +90,35 @@ def app_from_environment() -> FastAPI:
     return create_app(Settings.from_json(os.environ[SETTINGS_VARIABLE]))
 
 
+class App(FastAPI):
+    """The service's FastAPI app, with what every request passes through in front of
+    FastAPI's own stack: the latency metric, the body limit, then the fast routes
+    (web/fastpath.py), which hand everything they do not answer to FastAPI.
+
+    In front, not among FastAPI's middlewares, so that a hot route's request skips FastAPI's
+    outer layers (its telemetry check, the server-error and body-size layers), a cost of
+    every request that no answer depends on: the fast routes answer an unexpected error with
+    the app's own 500 handler as FastAPI's server-error layer would (web/fastpath.py). The
+    one thing they skip is FastAPI's OpenTelemetry instrumentation, when a process
+    configures it: their requests are counted by the latency metric only.
+    """
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self  # as Starlette does first: routes and handlers read request.app
+        await self.front(scope, receive, send)
+
+    async def fastapi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """FastAPI's own stack: middlewares, exception handlers, routes."""
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings, *, store: Store | None = None,
-               fast_routes: bool = True) -> FastAPI:
+               fast_routes: bool = True) -> App:
     """The FastAPI app on ``settings``; the outbox worker runs while the app does.
 
     ``store`` lets a caller that already opened (and checked) the database hand it over.
@@ -119,8 +147,8 @@ def create_app(settings: Settings, *, store: Store | None = None,
             loop_store.close()
             loop_store.engine.dispose()
 
-    app = FastAPI(title="smsconsent", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = App(title="smsconsent", version=__version__, description=DESCRIPTION,
+              lifespan=lifespan)
     app.state.settings, app.state.store, app.state.metrics = settings, store, app_metrics
     app.state.loop_store, app.state.group_commit = loop_store, group_commit
     errors.install(app)
@@ -128,10 +156,10 @@ def create_app(settings: Settings, *, store: Store | None = None,
     for router in (rest.router, bulk.router, webhooks.router):
         app.include_router(router)
     include_optional(app)
-    if fast_routes:
-        app.add_middleware(FastRoutes, state=app.state)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body,
-                       upload_limit=settings.max_upload, upload_paths=bulk.UPLOAD_PATHS)
-    app.add_middleware(LatencyMiddleware, metrics=app_metrics)
+    inner: ASGIApp = FastRoutes(app.fastapi, app) if fast_routes else app.fastapi
+    app.front = LatencyMiddleware(
+        BodyLimitMiddleware(inner, limit=settings.max_body, upload_limit=settings.max_upload,
+                            upload_paths=bulk.UPLOAD_PATHS),
+        metrics=app_metrics)
     return app
 

@@ -23,8 +23,10 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, get_args
 
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -205,14 +207,26 @@ def route_of(path: str) -> tuple[str, Handler] | None:
 
 
 class FastRoutes:
-    """The ASGI middleware answering the hot routes (see the module's docstring)."""
+    """The ASGI middleware answering the hot routes (see the module's docstring), in front of
+    ``owner``'s FastAPI stack (``app``), which answers the rest.
 
-    def __init__(self, app: ASGIApp, state: Any) -> None:
-        self.app, self.state = app, state
+    An unexpected error (neither a fallback nor a domain error) is answered as FastAPI's
+    server-error layer answers it in ``owner``: its 500 handler, then the error goes on up.
+    """
+
+    def __init__(self, app: ASGIApp, owner: FastAPI) -> None:
+        self.app, self.owner, self.state = app, owner, owner.state
         # The routes these requests would have matched, for the latency metric's label.
         self.routes = {route.path: route for route in (*rest.router.routes,
                                                         *webhooks.router.routes)
                        if isinstance(route, APIRoute) and "POST" in (route.methods or ())}
+
+    def _server_errors(self, app: ASGIApp) -> ServerErrorMiddleware:
+        """``app`` inside the server-error layer FastAPI builds (Starlette's, with the 500
+        or ``Exception`` handler the app installed)."""
+        handlers = self.owner.exception_handlers
+        handler = handlers.get(500) or handlers.get(Exception)
+        return ServerErrorMiddleware(app, handler=handler, debug=self.owner.debug)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = None
@@ -233,15 +247,22 @@ class FastRoutes:
             if not message.get("more_body", False):
                 break
         template, handler = matched
-        try:
-            response = await handler(self.state, scope, b"".join(chunks))
-        except Answered as answered:
-            response = answered.response
-        except (Fallback, SmsConsentError):
+        answered: list[Response] = []
+
+        async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["route"] = self.routes[template]  # the route FastAPI matches, even for a 500
+            try:
+                response = await handler(self.state, scope, b"".join(chunks))
+            except Answered as done:
+                response = done.response
+            except (Fallback, SmsConsentError):
+                return  # FastAPI answers, below: outside this server-error layer
+            answered.append(response)
+            await response(scope, receive, send)
+
+        await self._server_errors(answer)(scope, receive, send)
+        if not answered:
             await self.app(scope, _replay(messages, receive), send)
-            return
-        scope["route"] = self.routes[template]
-        await response(scope, receive, send)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
