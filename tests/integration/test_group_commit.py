@@ -3,6 +3,7 @@ transaction, each in its own savepoint, and each is answered only after the comm
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -338,3 +339,55 @@ def test_a_text_whose_writes_fail_at_the_shared_close_is_left_out(store: Store) 
     assert _events(store, ws) == before + 2
     with store.read() as conn:
         assert audit.verify(conn, ws).ok
+
+
+def test_texts_awaited_on_an_event_loop_share_a_group_and_wait_for_its_commit(
+        store: Store) -> None:
+    """``GroupCommit.run`` (the HTTP service's way): texts awaited together on an event loop
+    share one transaction, each gets its own value or error, none before the commit; a
+    request cancelled while it waits leaves its text committed and the writer working."""
+    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
+    with store.read() as conn:
+        ws = services.base.load_workspace(conn, "acme")
+    before = _events(store, ws.id)
+    commits: list[int] = []
+
+    @event.listens_for(store.engine, "commit")
+    def _on_commit(_conn: object) -> None:
+        commits.append(1)
+
+    async def main(group: GroupCommit) -> tuple[list[object], dict[int, int], int]:
+        first, gate = _holding(group, ws.id)
+        answered_at: dict[int, int] = {}  # commits seen when each text was answered
+
+        async def text_(i: int) -> int:
+            try:
+                return await group.run(ws.id, _note(f"+1555123200{i}", fail=(i == 2)))
+            finally:
+                answered_at[i] = len(commits)
+
+        tasks = [asyncio.ensure_future(text_(i)) for i in range(5)]
+        await asyncio.sleep(0.05)  # all five queued behind the held group
+        tasks[4].cancel()
+        gate.release()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        assert first.result(10) is True
+        after = await group.run(ws.id, _note("+15551232009"))  # the writer goes on
+        return outcomes, answered_at, after
+
+    group = GroupCommit(store)
+    group.start()
+    try:
+        outcomes, answered_at, after = asyncio.run(main(group))
+    finally:
+        group.stop()
+        event.remove(store.engine, "commit", _on_commit)
+    assert isinstance(outcomes[2], BadInput)
+    assert isinstance(outcomes[4], asyncio.CancelledError)
+    seqs = [outcomes[i] for i in (0, 1, 3)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    assert [answered_at[i] for i in range(4)] == [2] * 4  # after the commit they shared
+    assert len(commits) == 3 and after == max(seqs) + 2  # the cancelled text was committed
+    assert _events(store, ws.id) == before + 5
+    with store.read() as conn:
+        assert audit.verify(conn, ws.id).ok

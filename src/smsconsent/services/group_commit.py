@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ T = TypeVar("T")
 class _Job:
     workspace_id: int
     body: Callable[[Ledger], Any]
-    future: Future[Any]
+    future: Future[Any] | asyncio.Future[Any]
     reads: tuple[str | None, str] | None = None  # for Ledger.prefetch
 
 
@@ -82,11 +83,23 @@ class GroupCommit:
         text of its group fails, so it must read and write only through the ledger's
         transaction (as ``record_inbound`` does). ``reads``: the provider id (or None) and
         contact it reads first, read for the whole group at once (``Ledger.prefetch``)."""
+        future: Future[T] = Future()
+        self._put(_Job(workspace_id, body, future, reads))
+        return future
+
+    async def run(self, workspace_id: int, body: Callable[[Ledger], T], *,
+                  reads: tuple[str | None, str] | None = None) -> T:
+        """``submit``, awaited on the running event loop: the same group, the same commit
+        before the result. The results of a group go back to each loop in one call (one
+        wake-up of the loop, not one per text, and no thread-safe future per text)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put(_Job(workspace_id, body, future, reads))
+        return await future
+
+    def _put(self, job: _Job) -> None:
         if self._thread is None:
             raise RuntimeError("the group commit is not running")
-        future: Future[T] = Future()
-        self._jobs.put(_Job(workspace_id, body, future, reads))
-        return future
+        self._jobs.put(job)
 
     def _run(self) -> None:
         try:
@@ -128,18 +141,14 @@ class GroupCommit:
                 together = False
                 continue
             except BaseException as exc:  # BEGIN, a statement outside the bodies, or COMMIT
-                for job in group:
-                    job.future.set_exception(exc)
-                for job, error in failed:
-                    job.future.set_exception(error)
+                _settle([(job, None, exc) for job in group]
+                        + [(job, None, error) for job, error in failed])
                 if not isinstance(exc, Exception):
                     raise
                 return
             break
-        for job, value in outcomes:
-            job.future.set_result(value)
-        for job, error in failed:
-            job.future.set_exception(error)
+        _settle([(job, value, None) for job, value in outcomes]
+                + [(job, None, error) for job, error in failed])
 
     def _transaction(self, group: list[_Job], together: bool) -> list[tuple[_Job, Any]]:
         """``_once``, and once more on a new connection if the one held was lost before the
@@ -202,6 +211,38 @@ class GroupCommit:
                 _close(last)
             self._committing = True
         return outcomes
+
+
+_Settled = tuple[_Job, Any, BaseException | None]  # a job, its value, or its error
+
+
+def _settle(settled: Sequence[_Settled]) -> None:
+    """Hand each job its value or error: thread-safe futures at once, event-loop futures in
+    one call per loop (``_resolve``)."""
+    loops: dict[asyncio.AbstractEventLoop, list[_Settled]] = {}
+    for job, value, error in settled:
+        future = job.future
+        if isinstance(future, Future):
+            if error is None:
+                future.set_result(value)
+            else:
+                future.set_exception(error)
+        else:
+            loops.setdefault(future.get_loop(), []).append((job, value, error))
+    for loop, jobs in loops.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, jobs)
+
+
+def _resolve(settled: list[_Settled]) -> None:
+    for job, value, error in settled:
+        future = job.future
+        if future.done():  # its request was cancelled: the text is committed all the same
+            continue
+        if error is None:
+            future.set_result(value)
+        else:
+            future.set_exception(error)
 
 
 def _close(ledger: Ledger) -> None:

@@ -7,7 +7,6 @@ transaction as the ledger change (``on_reply``) and the worker delivers it.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable
 from functools import lru_cache, partial
@@ -46,9 +45,9 @@ async def commit_text(state: Any, source: str, inbound: Inbound) -> InboundResul
     """The second half: the ledger change goes to the group commit
     (services/group_commit.py); the result comes back once that change has committed."""
     group: GroupCommit = state.group_commit
-    result = await asyncio.wrap_future(
-        group.submit(inbound.workspace.id, partial(services.record_inbound, inbound=inbound),
-                     reads=(inbound.provider_id, inbound.contact)))
+    result = await group.run(inbound.workspace.id,
+                             partial(services.record_inbound, inbound=inbound),
+                             reads=(inbound.provider_id, inbound.contact))
     if not result.duplicate:
         state.metrics.inbound_text(result.intent, source)
     return result
