@@ -391,3 +391,42 @@ def test_texts_awaited_on_an_event_loop_share_a_group_and_wait_for_its_commit(
     assert _events(store, ws.id) == before + 5
     with store.read() as conn:
         assert audit.verify(conn, ws.id).ok
+
+
+def test_the_head_is_right_whichever_text_of_a_workspace_closes_its_group(
+        store: Store) -> None:
+    """Texts of two workspaces in one group, the last text of one failing: each chain head
+    is written by the last text that commits in its workspace (the others leave it to
+    the text that resumes them), and the next transaction goes on from it."""
+    ids = []
+    for name in ("one", "two"):
+        services.create_workspace(store, name, business_name="B", contact="h@b.test")
+        with store.read() as conn:
+            ids.append(load_workspace(conn, name).id)
+
+    def broken(ledger: Ledger) -> None:
+        _note("+15551237999")(ledger)
+        raise BadInput("refused after writing")
+
+    group = GroupCommit(store)
+    group.start()
+    try:
+        first, gate = _holding(group, ids[0])
+        futures = [group.submit(ids[1], _note("+15551237001")),
+                   group.submit(ids[0], _note("+15551237002")),
+                   group.submit(ids[1], _note("+15551237003")),
+                   group.submit(ids[0], _note("+15551237004")),
+                   group.submit(ids[1], broken)]
+        gate.release()
+        assert first.result(10) is True
+        with pytest.raises(BadInput):
+            futures[4].result(10)
+        seqs = [future.result(10) for future in futures[:4]]
+        after = group.submit(ids[1], _note("+15551237005")).result(10)
+    finally:
+        group.stop()
+    assert seqs[2] == seqs[0] + 1 and seqs[3] == seqs[1] + 1
+    assert after == seqs[2] + 1
+    with store.read() as conn:
+        for workspace_id in ids:
+            assert audit.verify(conn, workspace_id).ok

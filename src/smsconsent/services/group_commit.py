@@ -201,8 +201,9 @@ class GroupCommit:
                         ledger.prefetch(other.reads for other in group[n:] if other.reads
                                         and other.workspace_id == job.workspace_id)
                     value = job.body(ledger)
-                    if not together:
-                        ledger.close()
+                    if not together:  # the head by the workspace's last text (SQLite)
+                        ledger.close(head=n + 1 == len(group)
+                                     or group[n + 1].workspace_id != job.workspace_id)
                 except Exception as exc:
                     raise _BodyFailed(job, exc) from exc
                 outcomes.append((job, value))

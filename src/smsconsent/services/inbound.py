@@ -205,13 +205,13 @@ def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
     changes: list[Event] = []
     action, reply, kind = _act(ledger, ws, number, contact, reading, when,
                                inbound.provider_handled, changes)
-    ledger.record(Event(EventType.INBOUND_RECEIVED, when, CONTACT, contact, data={
+    ledger.append(Event(EventType.INBOUND_RECEIVED, when, CONTACT, contact, data={
         "body": inbound.body, "to": our, "intent": reading.intent.value, "action": action,
         "classification": reading.to_dict()}, provider_id=provider_id))
     for change in changes:
-        ledger.record(change)
+        ledger.append(change)
     if reply is not None:
-        ledger.record(Event(EventType.REPLY_SENT, ledger.recorded_at, SYSTEM, contact, data={
+        ledger.append(Event(EventType.REPLY_SENT, ledger.recorded_at, SYSTEM, contact, data={
             "kind": kind, "body": reply, "from": our, "language": reading.language or "en",
             "via": "outbox" if inbound.on_reply else "inline"}))
         if inbound.on_reply is not None:

@@ -241,25 +241,31 @@ class Ledger:
             prev_hash=row[10])
 
     def record(self, event: Event) -> RecordedEvent:
+        """Append ``event`` to the chain and move the contact's state by it (``append``);
+        the event as recorded."""
+        prev_hash = self.head_hash
+        self.append(event)
+        return RecordedEvent(self.head_seq, event.type.value, event.occurred_at,
+                             self.recorded_at, event.actor, event.contact, event.data,
+                             event.provider_id, prev_hash, self.head_hash)
+
+    def append(self, event: Event) -> None:
         """Append ``event`` to the chain and move the contact's state by it.
 
         An event that happened before the contact's latest known event (a provider delivering
         late) is placed by its time: the state is refolded from the ledger in time order.
         """
         seq = self.head_seq + 1
+        type_ = event.type.value
         data_json = canonical(event.data)
-        digest = event_hash(self.head_hash, seq, event.type.value, event.contact,
-                            event.occurred_at, self.recorded_at, event.actor, event.provider_id,
-                            data_json)
-        row = (self.workspace_id, seq, event.type.value, event.contact, event.occurred_at,
+        digest = event_hash(self.head_hash, seq, type_, event.contact, event.occurred_at,
+                            self.recorded_at, event.actor, event.provider_id, data_json)
+        row = (self.workspace_id, seq, type_, event.contact, event.occurred_at,
                self.recorded_at, event.actor, event.provider_id, data_json, digest)
         if self._batched:
             self._pending.append(row)
         else:
             _INSERT_EVENT.run(self._conn, dict(zip(EVENT_COLUMNS, row, strict=True))).close()
-        recorded = RecordedEvent(seq, event.type.value, event.occurred_at, self.recorded_at,
-                                 event.actor, event.contact, event.data, event.provider_id,
-                                 self.head_hash, digest)
         self.head_seq, self.head_hash = seq, digest
         if event.contact is not None:
             state = self.state(event.contact)
@@ -268,9 +274,8 @@ class Ledger:
                     event.contact, contact_events(self.conn, self.workspace_id, event.contact)
                 )
             else:
-                state.apply(event.type.value, event.occurred_at, event.actor, event.data)
+                state.apply(type_, event.occurred_at, event.actor, event.data)
             self._dirty[event.contact] = self.recorded_at
-        return recorded
 
     def record_many(self, events: Sequence[Event | FreshEvent]) -> int:
         """Append many events in one ``executemany``: the same chain, states and rules as
@@ -349,8 +354,13 @@ class Ledger:
                 self._kinds[spec] = None
         return self._kinds[spec]
 
-    def close(self) -> None:
-        """Write the moved states and the new chain head; called before the commit."""
+    def close(self, *, head: bool = True) -> None:
+        """Write the moved states and the new chain head; called before the commit.
+
+        ``head=False``: the head is left to the close of a ledger that ``resume``s this one
+        in the same transaction (the group commit's next text of this workspace), which
+        writes it anyway; where the head is a statement of its own (SQLite), one less.
+        """
         dirty = [(self._states[p], self._dirty[p]) for p in sorted(self._dirty)]
         if self._batched:
             close_ledger(self._conn, self.workspace_id, self._pending, dirty, self._stored,
@@ -359,8 +369,9 @@ class Ledger:
         else:  # every state here was moved by this ledger (nothing is handed on)
             save_states(self._conn, self.workspace_id, [state for state, _ in dirty],
                         self._stored, self.recorded_at)
-            _SET_HEAD.run(self._conn, {"ws": self.workspace_id, "head_seq": self.head_seq,
-                                       "head_hash": self.head_hash}).close()
+            if head:
+                _SET_HEAD.run(self._conn, {"ws": self.workspace_id, "head_seq": self.head_seq,
+                                           "head_hash": self.head_hash}).close()
         self._stored.update(self._dirty)
         self._dirty.clear()
 
