@@ -8,7 +8,10 @@ from smsconsent.errors import BadInput
 
 
 def format_ts(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    if utc.year >= 1000:  # the same text as strftime's below, at half the cost (every event)
+        return f"{utc.isoformat(timespec='microseconds')[:-6]}Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # a year of fewer digits: not zero-padded
 
 
 def parse_ts(text: str) -> str:
