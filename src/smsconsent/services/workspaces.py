@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -307,9 +308,16 @@ def workspace_secrets(store: Store, name: str) -> dict[str, str]:
 
 
 def stored_secrets(text: str | None) -> dict[str, str]:
-    """The secrets of a workspace row's ``secrets`` column."""
-    stored: dict[str, str] = json.loads(text or "{}")
-    return stored
+    """The secrets of a workspace row's ``secrets`` column: a copy (the parsed one is
+    shared)."""
+    return dict(_parsed_secrets(text or "{}"))
+
+
+@lru_cache(maxsize=256)
+def _parsed_secrets(text: str) -> dict[str, str]:
+    """The stored secrets' JSON, parsed once per distinct text (read on every webhook)."""
+    parsed: dict[str, str] = json.loads(text)
+    return parsed
 
 
 _SECRETS = Prepared(select(t.workspaces.c.secrets).where(t.workspaces.c.name == bindparam("name")))
