@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -22,16 +24,18 @@ class Prepared:
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+    def _sql(self, conn: Connection) -> tuple[str, Callable[[dict[str, Any]], Any]]:
+        """The SQL for ``conn``'s dialect, and what makes its parameters of a dict by bind
+        name: a tuple in bind order for a positional dialect, the dict itself otherwise."""
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
             compiled = self.statement.compile(dialect=conn.dialect)
             assert isinstance(compiled, SQLCompiler)
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            found = self._compiled[name] = (compiled.string, order)
+            found = self._compiled[name] = (compiled.string, _binder(order))
         return found
 
     def run(self, conn: Connection, params: dict[str, Any]) -> Any:
@@ -39,17 +43,16 @@ class Prepared:
         return self._execute(conn.connection.cursor(), conn, params)
 
     def _execute(self, cursor: Any, conn: Connection, params: dict[str, Any]) -> Any:
-        sql, order = self._sql(conn)
-        cursor.execute(sql, tuple(params[k] for k in order) if order is not None else params)
+        sql, bind = self._sql(conn)
+        cursor.execute(sql, bind(params))
         return cursor
 
     def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Execute once per parameter set of ``rows`` (one DB-API ``executemany``)."""
-        sql, order = self._sql(conn)
+        sql, bind = self._sql(conn)
         cursor = conn.connection.cursor()
         try:
-            cursor.executemany(sql, [tuple(row[k] for k in order) for row in rows]
-                               if order is not None else rows)
+            cursor.executemany(sql, [bind(row) for row in rows])
         finally:
             cursor.close()
 
@@ -70,6 +73,25 @@ class Prepared:
         finally:
             if is_sqlite(conn):
                 cursor.close()
+
+
+def _binder(order: tuple[str, ...] | None) -> Callable[[dict[str, Any]], Any]:
+    """Parameters by bind name to what the driver takes: the values in ``order`` (as a
+    tuple, by ``itemgetter``: every point query builds one), or the dict (``None``)."""
+    if order is None:
+        return _as_given
+    if len(order) == 1:  # itemgetter of one name gives the value, not a tuple
+        (only,) = order
+        return lambda params: (params[only],)
+    return itemgetter(*order) if order else _no_params
+
+
+def _as_given(params: dict[str, Any]) -> dict[str, Any]:
+    return params
+
+
+def _no_params(_params: dict[str, Any]) -> tuple[()]:
+    return ()
 
 
 def _reader(conn: Connection) -> Any:
