@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any, get_args
 
 from fastapi import FastAPI
@@ -155,11 +156,17 @@ async def twilio(state: Any, scope: Scope, raw: bytes) -> Response:
     msg = webhooks.twilio_verified(found.secrets, params, _text(scope, b"x-twilio-signature"),
                                    url)
     if not msg.body.strip():
-        return webhooks.twilio_answer(None)
+        return _twilio_answer(None)
     text = webhooks.read_text(state, msg.sender, msg.to, msg.body, found=found.addressed,
                               **webhooks.message_options(workspace, msg))
     result = await handed_over(webhooks.commit_text(state, "twilio", text))
-    return webhooks.twilio_answer(result.reply)
+    return _twilio_answer(result.reply)
+
+
+# The route's TwiML answer, made once per reply text (a few templates): every webhook has one,
+# and a Response is sent by this module only, never changed. Only here: FastAPI sets
+# ``background`` on the Response a route returns, so the route makes its own each time.
+_twilio_answer = lru_cache(maxsize=256)(webhooks.twilio_answer)
 
 
 async def telnyx(state: Any, scope: Scope, raw: bytes) -> Response:
