@@ -210,7 +210,7 @@ def test_a_killed_parser_process_stops_the_import_with_an_error(
     with source, closing(import_rows._read_by_process(
             str(path), source, shape, import_rows.RowReader("opted_out_at"), "US",
             "2026-01-01T00:00:00.000000Z", 1000)) as batches:
-        rows, _, _ = next(batches)
+        rows, _, _, _ = next(batches)
         assert len(rows) == 1000
         (child,) = started
         child.kill()
@@ -248,6 +248,6 @@ def test_a_file_the_parser_process_cannot_open_is_read_here(tmp_path: Path) -> N
     with source:
         got = list(import_rows._read_by_process(str(tmp_path / "missing.csv"), source,
                                                 shape, reader, "US", now, 20))
-    assert [(len(rows), refused) for rows, refused, _ in got] == [(20, []), (20, []), (10, [])]
-    assert sum(read for _, _, read in got) == 50
+    assert [(len(rows), refused) for rows, refused, _, _ in got] == [(20, []), (20, []), (10, [])]
+    assert sum(read for _, _, read, _ in got) == 50
     assert got[0][0][0].phone == "+15550000000"  # the process could not open it: read here

@@ -36,6 +36,7 @@ from smsconsent.domain.phones import PhoneNormalizer
 from smsconsent.errors import BadInput, SmsConsentError
 from smsconsent.services.agents import CONSENT_TYPES
 from smsconsent.services.base import check_text
+from smsconsent.services.import_plan import FreshPlan, Prepared, prepare
 
 PROCESS_ROWS = 200_000  # below this, starting a parser process costs more than it saves
 WINDOW = 100_000  # rows put in phone order at a time, where the order of rows is free
@@ -60,16 +61,24 @@ Parse = Callable[[list[str]], Row]
 Refused = tuple[list[str], str, str]
 Batch = tuple[list[Row], list[Refused], int]  # rows, refusals, rows read since the last
 Batches = Generator[Batch, None, None]
+# ... and the run prepared for the writer's fresh path (import_plan), when it was
+Runs = Generator[tuple[list[Row], list[Refused], int, Prepared | None], None, None]
 
 
 def batches(source: BinaryIO, shape: csvio.CsvShape, reader: RowReader, region: str, now: str,
-            size: int) -> Batches:
-    """The file's rows in runs (``parsed_batches``), read here or by a parser process; close
-    the iterator when done with it early (it stops the process)."""
+            size: int, plan: FreshPlan | None = None) -> Runs:
+    """The file's rows in runs (``parsed_batches``), read here or by a parser process, which
+    also prepares them by ``plan`` (import_plan.py); close the iterator when done with it
+    early (it stops the process)."""
     path = _own_path(source) if os.name == "posix" else None  # the pipe is passed by fd
     if path is None or shape.rows < PROCESS_ROWS:
-        return _read_here(source, shape, reader, region, now, size)
-    return _read_by_process(path, source, shape, reader, region, now, size)
+        return _unprepared(_read_here(source, shape, reader, region, now, size))
+    return _read_by_process(path, source, shape, reader, region, now, size, plan)
+
+
+def _unprepared(runs: Batches) -> Runs:
+    for rows, refused, read in runs:
+        yield rows, refused, read, None
 
 
 def _read_here(source: BinaryIO, shape: csvio.CsvShape, reader: RowReader, region: str,
@@ -97,7 +106,7 @@ _NO_FIELDS: list[str] = []  # a row that can never be refused does not need its 
 
 
 def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader: RowReader,
-                     region: str, now: str, size: int) -> Batches:
+                     region: str, now: str, size: int, plan: FreshPlan | None = None) -> Runs:
     """The runs as the parser process sends them (see the module's docstring).
 
     The process is a new interpreter running ``_child_main`` (not ``multiprocessing``'s
@@ -115,14 +124,14 @@ def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader:
     finally:
         os.close(writable)
     if child is None:
-        yield from _read_here(source, shape, reader, region, now, size)
+        yield from _unprepared(_read_here(source, shape, reader, region, now, size))
         return
     receiver = Connection(readable, writable=False)
     read = 0
     try:
         assert child.stdin is not None
         with contextlib.suppress(BrokenPipeError), child.stdin as setup:
-            setup.write(pickle.dumps((writable, path, shape, reader, region, now, size)))
+            setup.write(pickle.dumps((writable, path, shape, reader, region, now, size, plan)))
         while True:
             try:
                 message = receiver.recv()
@@ -134,13 +143,15 @@ def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader:
                     f"imported count as unchanged).", code="import_interrupted") from None
             kind = message[0]
             if kind == "rows":
-                _, columns, refused, count = message
+                _, columns, refused, count, pieces = message
                 read += count
                 rows = list(map(Row, *columns)) if reader.refusable \
                     else list(map(Row, repeat(_NO_FIELDS), *columns))
-                yield rows, refused, count
+                named = dict(zip(_sent(reader), columns, strict=True))
+                yield rows, refused, count, None if plan is None or pieces is None \
+                    else Prepared([named[f] for f in plan.fields], pieces)
             elif kind == "unopened":
-                yield from _read_here(source, shape, reader, region, now, size)
+                yield from _unprepared(_read_here(source, shape, reader, region, now, size))
                 return
             elif kind == "error":
                 _, code, text = message
@@ -172,11 +183,17 @@ def _child_main() -> None:
         _parse_in_child(Connection(fd, readable=False), *setup)
 
 
+def _sent(reader: RowReader) -> tuple[str, ...]:
+    """The fields of a ``Row`` the parser process sends (the rest are Row's defaults)."""
+    return _KEPT if reader.refusable else _KEPT[1:5]
+
+
 def _parse_in_child(sender: Any, path: str, shape: csvio.CsvShape, reader: RowReader,
-                    region: str, now: str, size: int) -> None:
-    """The parser process: read ``path`` and send each run, then ``("done",)``."""
+                    region: str, now: str, size: int, plan: FreshPlan | None) -> None:
+    """The parser process: read ``path`` and send each run (prepared by ``plan``), then
+    ``("done",)``."""
     gc.disable()  # millions of short-lived rows, no cycles: reference counting frees them
-    names = _KEPT if reader.refusable else _KEPT[1:5]  # the rest are Row's defaults then
+    names = _sent(reader)
     getters = [attrgetter(n) for n in names]
     try:
         source = open(path, "rb")  # noqa: SIM115 (closed by ``closing`` below)
@@ -186,7 +203,11 @@ def _parse_in_child(sender: Any, path: str, shape: csvio.CsvShape, reader: RowRe
     try:
         with closing(source):
             for rows, refused, count in _read_here(source, shape, reader, region, now, size):
-                sender.send(("rows", [list(map(get, rows)) for get in getters], refused, count))
+                columns = [list(map(get, rows)) for get in getters]
+                prepared = None if plan is None \
+                    else prepare(plan, dict(zip(names, columns, strict=True)))
+                sender.send(("rows", columns, refused, count,
+                             None if prepared is None else prepared.pieces))
     except BrokenPipeError:
         raise  # the writer is gone: nobody to tell
     except UnicodeDecodeError as exc:

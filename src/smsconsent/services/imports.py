@@ -25,6 +25,7 @@ file's order, so their rejects file does too.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -40,6 +41,7 @@ from smsconsent.domain.events import Event, EventType, agent
 from smsconsent.services import import_rows
 from smsconsent.services.base import Store, load_workspace, require_text
 from smsconsent.services.collector import collector_paused
+from smsconsent.services.import_plan import FreshPlan
 from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.fresh import FreshEvent, FreshSpec
@@ -76,21 +78,22 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
     """Import a CSV of opt-outs (``phone``; optional ``opted_out_at``, ``source``,
     ``evidence``): each contact not already opted out gets a workspace-wide ``opted_out``."""
     actor = agent(require_text(by, "the agent (--by)", 100))
-    file_name = PurePath(name).name
-
-
-    def data(evidence: str | None, origin: str | None) -> dict[str, Any]:
-        return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
-                "evidence": evidence, "origin": origin, "file": file_name}
-
+    data = functools.partial(_opt_out_data, PurePath(name).name)
+    plan = FreshPlan(FreshSpec(EventType.OPTED_OUT, actor, data, 2),
+                     ("phone", "at", "evidence", "origin"))
     return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
-                RowReader("opted_out_at"),
-                _opt_out_decision(FreshSpec(EventType.OPTED_OUT, actor, data, 2)),
-                _opted_out_already)
+                RowReader("opted_out_at"), _opt_out_decision(plan), _opted_out_already, plan)
 
 
-def _opt_out_decision(opt_out: FreshSpec) -> Decide:
-    """The opt-out import's rule for one row (see the module's docstring)."""
+def _opt_out_data(file_name: str, evidence: str | None, origin: str | None) -> dict[str, Any]:
+    """An imported opt-out's data (module-level: the parser process gets it pickled)."""
+    return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
+            "evidence": evidence, "origin": origin, "file": file_name}
+
+
+def _opt_out_decision(plan: FreshPlan) -> Decide:
+    """The opt-out import's rule for one row (see the module's docstring). A contact with
+    no state gets ``plan``'s event: what ``_run`` writes for a run of new contacts."""
 
     def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         current = state.consents.get(WORKSPACE_KEY)
@@ -99,7 +102,7 @@ def _opt_out_decision(opt_out: FreshSpec) -> Decide:
         if current is not None and current.status == OPTED_IN \
                 and (current.opted_in_at or "") >= row.at:
             return None
-        return [FreshEvent(opt_out, row.phone, row.at, row.evidence, row.origin)]
+        return [plan.event(row)]
 
     return decide
 
@@ -168,12 +171,17 @@ _REFUSALS = {
 
 def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, name: str,
          rejects_name: str | None, progress: csvio.Progress | None, batch: int,
-         reader: RowReader, decide: Decide, settled: Settled | None = None) -> dict[str, Any]:
+         reader: RowReader, decide: Decide, settled: Settled | None = None,
+         plan: FreshPlan | None = None) -> dict[str, Any]:
     """Check the file, then read, decide and record it batch by batch.
 
     ``settled``, when given, says from a stored state's JSON alone (parsed, never built into
     a ``ContactState``) that ``decide`` would answer unchanged for any row: a re-import's
     usual case. Rows it settles skip the state machine; every other row is decided in full.
+
+    ``plan``, when given, is what ``decide`` answers for a contact with no state (one event
+    of its kind, from the row's fields): a run prepared by the parser process
+    (import_plan.py) whose numbers are none of them stored is written from it at once.
     """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
@@ -184,9 +192,9 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     rejects = csvio.RejectsWriter(sink, shape.header)
     counts = ImportCounts()
     now = store.now()
-    batches = import_rows.batches(source, shape, reader, ws.region, now, batch)
+    batches = import_rows.batches(source, shape, reader, ws.region, now, batch, plan)
     with collector_paused(), closing(batches):
-        for (rows, unreadable, read), last in _with_last(batches):
+        for (rows, unreadable, read, prepared), last in _with_last(batches):
             counts.rows += read
             for fields, code, message in unreadable:
                 rejects.reject(fields, code, message)
@@ -196,6 +204,11 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
             with store.write(ws.id) as ledger:
                 ledger.bulk(ending=last)
                 texts = ledger.stored_texts([r.phone for r in rows])
+                if not texts and plan is not None and prepared is not None \
+                        and ledger.record_new(plan.spec, prepared.values, prepared.pieces):
+                    counts.imported += len(rows)
+                    report.advance(len(rows))
+                    continue
                 if settled is not None and texts:
                     kept = [r for r in rows if not _settled(settled, texts.get(r.phone))]
                     counts.unchanged += len(rows) - len(kept)

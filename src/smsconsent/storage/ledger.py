@@ -320,6 +320,30 @@ class Ledger:
             self._states[phone] = fold(phone, contact_events(self.conn, ws, phone))
         return len(rows)
 
+    def record_new(self, spec: FreshSpec, values: list[Sequence[Any]],
+                   pieces: list[Sequence[str]]) -> bool:
+        """``record_many`` of one ``spec`` event for each row of ``values`` (columns: the
+        contacts, times and data values), ``pieces`` being their ``FreshForm.pieces`` in
+        columns, for contacts that have no row (the caller's ``stored_texts`` found none in
+        this transaction) and appear once. The events, hashes and contact rows are those
+        ``record_many`` writes; no per-row state is held. False, writing nothing: the kind
+        cannot be stencilled here, or a contact is held already (use ``record_many``)."""
+        phones = values[0]
+        kind = self._kind(spec)
+        if kind is None or not self._states.keys().isdisjoint(phones) \
+                or not self._stored.isdisjoint(phones) or len(set(phones)) != len(phones):
+            return False
+        written = kind.write_many(self.head_seq, self.head_hash, values, pieces)
+        if written is None:
+            self._kinds[spec] = None
+            return False
+        rows, self.head_hash, new_rows = written
+        insert_rows(self.conn, t.events, EVENT_COLUMNS, rows)
+        insert_rows(self.conn, t.contacts, CONTACT_COLUMNS, new_rows)
+        self.head_seq += len(rows)
+        self._stored.update(phones)
+        return True
+
     def _kind(self, spec: FreshSpec) -> FreshKind | None:
         """The stencils of ``spec`` in this transaction (None if it cannot be stencilled)."""
         if spec not in self._kinds:
