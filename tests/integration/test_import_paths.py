@@ -22,10 +22,11 @@ from sqlalchemy import select
 
 from smsconsent import csvio, services
 from smsconsent.errors import BadInput, SmsConsentError
-from smsconsent.services import Store, import_rows
+from smsconsent.services import Store, import_process, import_rows
 from smsconsent.services import imports as imp
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import ensure_schema, make_engine
+from smsconsent.storage.ledger import Ledger
 from tests.conftest import fresh_database
 
 OURS = "+15557654321"
@@ -169,7 +170,8 @@ def _run_file(store: Store, path: Path, contacts: bool = False) -> tuple[dict[st
 def test_rows_read_by_a_parser_process_write_what_reading_here_writes(
         stores: tuple[Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Opt-outs then contacts, each imported twice, read by a parser process (its threshold
-    forced down) or in this process: the same ledger, rejects and summaries."""
+    forced down; runs of numbers new to the ledger then written at once from what it
+    prepared) or in this process: the same ledger, rejects and summaries."""
     here, there = stores
     _ledger(here)
     _ledger(there)
@@ -177,10 +179,19 @@ def test_rows_read_by_a_parser_process_write_what_reading_here_writes(
     opt_outs.write_bytes(_opt_outs())
     contacts.write_bytes(_contacts())
     runs = {}
+    written_at_once = []
+    record_new = Ledger.record_new
+
+    def counted(ledger: Ledger, *args: Any) -> bool:
+        written_at_once.append(record_new(ledger, *args))
+        return written_at_once[-1]
+
+    monkeypatch.setattr(Ledger, "record_new", counted)
     for store, threshold in ((here, 10**9), (there, 0)):
-        monkeypatch.setattr(import_rows, "PROCESS_ROWS", threshold)
+        monkeypatch.setattr(import_process, "PROCESS_ROWS", threshold)
         runs[threshold] = [_run_file(store, path, path == contacts)
                            for path in (opt_outs, opt_outs, contacts, contacts)]
+    assert written_at_once.count(True) >= 2  # runs of new numbers, prepared by the process
     assert runs[0] == runs[10**9]
     assert runs[0][2][0]["imported"] > 15 and "opted_out" in runs[0][2][1]
     assert _stored(there) == _stored(here)
@@ -207,7 +218,7 @@ def test_a_killed_parser_process_stops_the_import_with_an_error(
         return started[-1]
 
     monkeypatch.setattr(subprocess, "Popen", popen)
-    with source, closing(import_rows._read_by_process(
+    with source, closing(import_process._read_by_process(
             str(path), source, shape, import_rows.RowReader("opted_out_at"), "US",
             "2026-01-01T00:00:00.000000Z", 1000)) as batches:
         rows, _, _, _ = next(batches)
@@ -232,7 +243,7 @@ def test_a_file_spoilt_under_the_parser_process_is_refused_as_bad_input(tmp_path
         spoil.seek(-9, 2)
         spoil.write(b"\xff\xfe")
     with source, pytest.raises(BadInput) as caught:
-        list(import_rows._read_by_process(str(path), source, shape,
+        list(import_process._read_by_process(str(path), source, shape,
                                           import_rows.RowReader("opted_out_at"), "US",
                                           "2026-01-01T00:00:00.000000Z", 1000))
     assert caught.value.code == "not_utf8"
@@ -246,7 +257,7 @@ def test_a_file_the_parser_process_cannot_open_is_read_here(tmp_path: Path) -> N
     reader = import_rows.RowReader("opted_out_at")
     now = "2026-01-01T00:00:00.000000Z"
     with source:
-        got = list(import_rows._read_by_process(str(tmp_path / "missing.csv"), source,
+        got = list(import_process._read_by_process(str(tmp_path / "missing.csv"), source,
                                                 shape, reader, "US", now, 20))
     assert [(len(rows), refused) for rows, refused, _, _ in got] == [(20, []), (20, []), (10, [])]
     assert sum(read for _, _, read, _ in got) == 50

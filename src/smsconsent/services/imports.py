@@ -38,7 +38,7 @@ from sqlalchemy import select
 from smsconsent import csvio
 from smsconsent.domain.consent import OPTED_IN, OPTED_OUT, SUBSCRIBED, ContactState
 from smsconsent.domain.events import Event, EventType, agent
-from smsconsent.services import import_rows
+from smsconsent.services import import_process
 from smsconsent.services.base import Store, load_workspace, require_text
 from smsconsent.services.collector import collector_paused
 from smsconsent.services.import_plan import FreshPlan
@@ -192,7 +192,7 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     rejects = csvio.RejectsWriter(sink, shape.header)
     counts = ImportCounts()
     now = store.now()
-    batches = import_rows.batches(source, shape, reader, ws.region, now, batch, plan)
+    batches = import_process.batches(source, shape, reader, ws.region, now, batch, plan)
     with collector_paused(), closing(batches):
         for (rows, unreadable, read, prepared), last in _with_last(batches):
             counts.rows += read
