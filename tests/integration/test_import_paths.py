@@ -114,24 +114,33 @@ def _stored(store: Store) -> tuple[list[Any], list[Any]]:
 
 def test_reimport_settled_from_stored_json_writes_what_the_full_rule_writes(
         stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch) -> None:
-    """An import and a re-import with the stored-JSON shortcut leave the same ledger,
-    rejects and summaries as with every row decided from a full state."""
+    """An import and a re-import with the shortcuts (rows settled from the stored JSON;
+    runs of numbers new to the ledger written at once, ``Ledger.record_new``) leave the same
+    ledger, rejects and summaries as with every row decided from a full state."""
     reference, fast = stores
     _ledger(reference)
     _ledger(fast)
     data = _opt_outs()
     settled = []
+    written_at_once = []
 
     def counted(stored: dict[str, Any]) -> bool:
         settled.append(imp_opted_out_already(stored))
         return settled[-1]
 
-    imp_opted_out_already = imp._opted_out_already
+    def at_once(ledger: Ledger, *args: Any) -> bool:
+        written_at_once.append(record_new(ledger, *args))
+        return written_at_once[-1]
+
+    imp_opted_out_already, record_new = imp._opted_out_already, Ledger.record_new
     monkeypatch.setattr(imp, "_opted_out_already", counted)
+    monkeypatch.setattr(Ledger, "record_new", at_once)
     fast_runs = [_run(fast, data), _run(fast, data)]
     assert settled.count(True) > 40  # the shortcut was taken, on both runs
+    assert written_at_once.count(True) >= 2
     with monkeypatch.context() as patch:
         patch.setattr(imp, "_opted_out_already", lambda stored: False)
+        patch.setattr(Ledger, "record_new", lambda *args: False)
         reference_runs = [_run(reference, data), _run(reference, data)]
     assert fast_runs == reference_runs
     assert fast_runs[1][0]["imported"] == 0 and fast_runs[0][0]["imported"] > 10
@@ -171,7 +180,7 @@ def test_rows_read_by_a_parser_process_write_what_reading_here_writes(
         stores: tuple[Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Opt-outs then contacts, each imported twice, read by a parser process (its threshold
     forced down; runs of numbers new to the ledger then written at once from what it
-    prepared) or in this process: the same ledger, rejects and summaries."""
+    prepared) or in this process (prepared here): the same ledger, rejects and summaries."""
     here, there = stores
     _ledger(here)
     _ledger(there)
@@ -191,7 +200,7 @@ def test_rows_read_by_a_parser_process_write_what_reading_here_writes(
         monkeypatch.setattr(import_process, "PROCESS_ROWS", threshold)
         runs[threshold] = [_run_file(store, path, path == contacts)
                            for path in (opt_outs, opt_outs, contacts, contacts)]
-    assert written_at_once.count(True) >= 2  # runs of new numbers, prepared by the process
+    assert written_at_once.count(True) >= 4  # runs of new numbers, prepared in either process
     assert runs[0] == runs[10**9]
     assert runs[0][2][0]["imported"] > 15 and "opted_out" in runs[0][2][1]
     assert _stored(there) == _stored(here)

@@ -42,6 +42,11 @@ class Prepared:
     pieces: list[Sequence[str]]
 
 
+def prepare_rows(plan: FreshPlan, rows: list[Any]) -> Prepared | None:
+    """``prepare`` for a run read in this process (``import_rows.Row`` objects)."""
+    return prepare(plan, {name: list(map(attrgetter(name), rows)) for name in plan.fields})
+
+
 def prepare(plan: FreshPlan, columns: dict[str, list[Any]]) -> Prepared | None:
     """The run given as ``columns`` (by field name), prepared; None if its kind or one of
     its rows cannot be stencilled (the writer then decides every row itself)."""

@@ -41,7 +41,7 @@ from smsconsent.domain.events import Event, EventType, agent
 from smsconsent.services import import_process
 from smsconsent.services.base import Store, load_workspace, require_text
 from smsconsent.services.collector import collector_paused
-from smsconsent.services.import_plan import FreshPlan
+from smsconsent.services.import_plan import FreshPlan, prepare_rows
 from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.fresh import FreshEvent, FreshSpec
@@ -180,8 +180,8 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     usual case. Rows it settles skip the state machine; every other row is decided in full.
 
     ``plan``, when given, is what ``decide`` answers for a contact with no state (one event
-    of its kind, from the row's fields): a run prepared by the parser process
-    (import_plan.py) whose numbers are none of them stored is written from it at once.
+    of its kind, from the row's fields): a run whose numbers are none of them stored is
+    written from it at once (import_plan.py), prepared by the parser process or here.
     """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
@@ -204,11 +204,13 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
             with store.write(ws.id) as ledger:
                 ledger.bulk(ending=last)
                 texts = ledger.stored_texts([r.phone for r in rows])
-                if not texts and plan is not None and prepared is not None \
-                        and ledger.record_new(plan.spec, prepared.values, prepared.pieces):
-                    counts.imported += len(rows)
-                    report.advance(len(rows))
-                    continue
+                if not texts and plan is not None:
+                    prepared = prepared or prepare_rows(plan, rows)  # if read here
+                    if prepared is not None and ledger.record_new(plan.spec, prepared.values,
+                                                                  prepared.pieces):
+                        counts.imported += len(rows)
+                        report.advance(len(rows))
+                        continue
                 if settled is not None and texts:
                     kept = [r for r in rows if not _settled(settled, texts.get(r.phone))]
                     counts.unchanged += len(rows) - len(kept)

@@ -247,11 +247,18 @@ class FreshKind:
         pieces = self.form.pieces(values)
         if pieces is None:
             return None
-        written = self.write_many(seq - 1, prev, [(v,) for v in values], [(p,) for p in pieces])
-        if written is None:
-            return None
-        rows, digest, new_rows = written
-        return rows[0], digest, new_rows[0]
+        form = self.form
+        digest = sha256(f"{form.head}{seq}{pieces[1]}{self._recorded}{pieces[2]}"
+                        f"{json_string(prev)}{form.tail}".encode()).hexdigest()
+        row = (self.workspace_id, seq, self.type, values[0], values[1], self.recorded_at,
+               form.spec.actor, None, pieces[0], digest)
+        new_row = tuple([x if k == 0 else values[x] if k == 1 else pieces[x] if k == 2
+                         else self._late[x] for k, x in form.cells])
+        if not self.checked:
+            if (row, new_row) != self._generic(seq, prev, values):
+                return None
+            self.checked = True
+        return row, digest, new_row
 
     def write_many(self, seq: int, prev: str, values: list[Sequence[Any]],
                    pieces: list[Sequence[str]]) -> Written | None:
