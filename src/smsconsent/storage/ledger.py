@@ -5,22 +5,21 @@ Each event's hash covers its own fields and the previous event's hash, so a chan
 reordered row breaks the chain from that point on; ``verify`` recomputes it and also refolds
 every contact's state from the events and compares it with the stored one. The previous hash is
 not stored beside each event (it is the hash of the event before, ``seq - 1``): readers join it
-back (``chained``), so every event read still carries it.
+back (``chained``, storage/history.py, with the other readers), so every event read still
+carries it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Select,
     and_,
     bindparam,
-    func,
     insert,
     literal_column,
     select,
@@ -31,9 +30,10 @@ from sqlalchemy import (
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
 from smsconsent.storage import tables as t
-from smsconsent.storage.chain import GENESIS, canonical, event_hash
+from smsconsent.storage.chain import canonical, event_hash
 from smsconsent.storage.database import is_sqlite
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
+from smsconsent.storage.history import chained, contact_events, fold, stored_text
 from smsconsent.storage.pg_close import close_ledger
 from smsconsent.storage.prepared import Prepared
 from smsconsent.storage.rows import (
@@ -54,33 +54,6 @@ BULK_CHECKPOINT_PAGES = 100_000  # of 4 KiB (~400 MB of WAL at most), during a b
 def bulk_checkpoint_pages(page_size: int) -> int:
     """``BULK_CHECKPOINT_PAGES`` in pages of ``page_size`` bytes: the same WAL size."""
     return BULK_CHECKPOINT_PAGES * 4096 // page_size
-
-
-def chained(*where: Any) -> Select[Any]:
-    """The events matching ``where``, each with its ``prev_hash``: the hash of the event
-    before it in the chain (``GENESIS`` for the first), joined from its ``seq - 1``."""
-    before = t.events.alias("before")  # constants inline: Prepared binds only named values
-    genesis = func.coalesce(before.c.hash, literal_column(f"'{GENESIS}'"))
-    return select(t.events, genesis.label("prev_hash")) \
-        .select_from(t.events.outerjoin(before, and_(
-            before.c.workspace_id == t.events.c.workspace_id,
-            before.c.seq == t.events.c.seq - literal_column("1")))).where(*where)
-
-
-def previous_hash(conn: Connection, workspace_id: int, seq: int) -> str:
-    """The ``prev_hash`` of event ``seq``: the hash of the event before (``GENESIS`` for
-    none)."""
-    row = _HASH.first(conn, ws=workspace_id, seq=seq - 1)
-    return GENESIS if row is None else str(row[0])
-
-
-def recorded_event(row: Any) -> RecordedEvent:
-    """An event read through ``chained``."""
-    return RecordedEvent(
-        seq=row.seq, type=row.type, occurred_at=row.occurred_at, recorded_at=row.recorded_at,
-        actor=row.actor, contact=row.contact, data=json.loads(row.data),
-        provider_id=row.provider_id, prev_hash=row.prev_hash, hash=row.hash,
-    )
 
 
 @dataclass
@@ -170,8 +143,7 @@ class Ledger:
     def state(self, phone: str) -> ContactState:
         """The contact's current state (a new, empty one for a contact never seen)."""
         if phone not in self._states:
-            row = _STATE.first(self._conn, ws=self.workspace_id, phone=phone)
-            self._hold(phone, None if row is None else row[0])
+            self._hold(phone, stored_text(self._conn, self.workspace_id, phone))
         return self._states[phone]
 
     def _hold(self, phone: str, text: str | None) -> None:
@@ -383,46 +355,9 @@ _STATE_AND_PROVIDER_ID = Prepared(
                  .outerjoin(t.contacts, and_(t.contacts.c.workspace_id == bindparam("ws"),
                                              t.contacts.c.phone == bindparam("phone")))
                  .outerjoin(_SEEN, true())))
-_HASH = Prepared(select(t.events.c.hash).where(
-    t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
 _INSERT_EVENT = Prepared(insert(t.events).values(
     {name: bindparam(name) for name in EVENT_COLUMNS}))
 _SET_HEAD = Prepared(update(t.workspaces).where(t.workspaces.c.id == bindparam("ws"))
                      .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash")))
 
 
-def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:
-    """Rebuild a contact's state from its events, in the order they happened."""
-    state = ContactState(phone)
-    for ev in sorted(events, key=lambda e: (e.occurred_at, e.seq)):
-        state.apply(ev.type, ev.occurred_at, ev.actor, ev.data)
-    return state
-
-
-def contact_events(conn: Connection, workspace_id: int, phone: str) -> list[RecordedEvent]:
-    rows = conn.execute(
-        chained(t.events.c.workspace_id == workspace_id, t.events.c.contact == phone)
-        .order_by(t.events.c.seq)
-    )
-    return [recorded_event(r) for r in rows]
-
-
-def events_page(conn: Connection, workspace_id: int, *, contact: str | None = None,
-                after: int = 0, limit: int = 100, since: str | None = None
-                ) -> list[RecordedEvent]:
-    cond = [t.events.c.workspace_id == workspace_id, t.events.c.seq > after]
-    if contact is not None:
-        cond.append(t.events.c.contact == contact)
-    if since is not None:
-        cond.append(t.events.c.recorded_at >= since)
-    rows = conn.execute(chained(*cond).order_by(t.events.c.seq).limit(limit))
-    return [recorded_event(r) for r in rows]
-
-
-_STATE = Prepared(select(t.contacts.c.state).where(
-    t.contacts.c.workspace_id == bindparam("ws"), t.contacts.c.phone == bindparam("phone")))
-
-
-def stored_state(conn: Connection, workspace_id: int, phone: str) -> ContactState | None:
-    row = _STATE.first(conn, ws=workspace_id, phone=phone)
-    return ContactState.from_dict(load_stored(row[0]), phone) if row else None
