@@ -9,6 +9,7 @@ contacts in every state the import rules tell apart.
 
 from __future__ import annotations
 
+import functools
 import io
 import subprocess
 from collections.abc import Iterator
@@ -21,11 +22,14 @@ import pytest
 from sqlalchemy import select
 
 from smsconsent import csvio, services
+from smsconsent.domain.events import EventType
 from smsconsent.errors import BadInput, SmsConsentError
 from smsconsent.services import Store, import_process, import_rows
 from smsconsent.services import imports as imp
+from smsconsent.services.import_plan import FreshPlan
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import ensure_schema, make_engine
+from smsconsent.storage.fresh import FreshSpec
 from smsconsent.storage.ledger import Ledger
 from tests.conftest import fresh_database
 
@@ -239,6 +243,27 @@ def test_a_killed_parser_process_stops_the_import_with_an_error(
                 pass
     assert caught.value.code == "import_interrupted"
     assert "the import stopped after" in caught.value.message
+
+
+def test_the_parser_process_stops_preparing_runs_when_told(tmp_path: Path) -> None:
+    """Runs come prepared for the writer's fresh path until ``Preparing.stop`` (a
+    re-import), then unprepared: the same rows either way."""
+    path = tmp_path / "big.csv"
+    path.write_text("phone\n" + "".join(f"+1555{n:07d}\n" for n in range(250_000)))
+    source, shape = _opened(path)
+    plan = FreshPlan(FreshSpec(EventType.OPTED_OUT, "agent:t",
+                               functools.partial(imp._opt_out_data, "big.csv"), 2),
+                     ("phone", "at", "evidence", "origin"))
+    preparing = import_process.Preparing()
+    with source, closing(import_process._read_by_process(
+            str(path), source, shape, import_rows.RowReader("opted_out_at"), "US",
+            "2026-01-01T00:00:00.000000Z", 1000, plan, preparing)) as runs:
+        first = next(runs)
+        preparing.stop()
+        rest = list(runs)
+    assert first[3] is not None and first[3].values[0] == [r.phone for r in first[0]]
+    assert rest[-1][3] is None
+    assert sum(len(run[0]) for run in [first, *rest]) == 250_000
 
 
 def test_a_file_spoilt_under_the_parser_process_is_refused_as_bad_input(tmp_path: Path

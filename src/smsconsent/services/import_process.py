@@ -49,15 +49,31 @@ PROCESS_ROWS = 200_000  # below this, starting a parser process costs more than 
 Runs = Generator[tuple[list[Row], list[Refused], int, Prepared | None], None, None]
 
 
+class Preparing:
+    """Whether runs are still worth preparing: ``stop`` tells the parser process they are
+    not (a re-import, whose numbers are all stored, writes nothing at once), so that it
+    spends nothing more on them. Said by closing a pipe, which the process polls."""
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+
+    def stop(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 def batches(source: BinaryIO, shape: csvio.CsvShape, reader: RowReader, region: str, now: str,
-            size: int, plan: FreshPlan | None = None) -> Runs:
+            size: int, plan: FreshPlan | None = None, preparing: Preparing | None = None
+            ) -> Runs:
     """The file's rows in runs (``parsed_batches``), read here or by a parser process, which
-    also prepares them by ``plan`` (import_plan.py); close the iterator when done with it
-    early (it stops the process)."""
+    also prepares them by ``plan`` (import_plan.py) until ``preparing`` stops it; close the
+    iterator when done with it early (it stops the process)."""
     path = _own_path(source) if os.name == "posix" else None  # the pipe is passed by fd
     if path is None or shape.rows < PROCESS_ROWS:
         return _unprepared(read_here(source, shape, reader, region, now, size))
-    return _read_by_process(path, source, shape, reader, region, now, size, plan)
+    return _read_by_process(path, source, shape, reader, region, now, size, plan,
+                            preparing or Preparing())
 
 
 def _unprepared(runs: Batches) -> Runs:
@@ -82,7 +98,8 @@ _KEPT = ("fields", "phone", "at", "evidence", "origin", "consent_type", "purpose
 
 
 def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader: RowReader,
-                     region: str, now: str, size: int, plan: FreshPlan | None = None) -> Runs:
+                     region: str, now: str, size: int, plan: FreshPlan | None = None,
+                     preparing: Preparing | None = None) -> Runs:
     """The runs as the parser process sends them (see the module's docstring).
 
     The process is a new interpreter running ``_child_main`` (not ``multiprocessing``'s
@@ -91,23 +108,29 @@ def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader:
     (``multiprocessing.connection.Connection``'s framing).
     """
     readable, writable = os.pipe()
+    polled, told = os.pipe()  # closing ``told`` stops the preparing (``Preparing``)
     try:
         child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
-                                 pass_fds=(writable,))
+                                 pass_fds=(writable, polled))
     except OSError:
         os.close(readable)
+        os.close(told)
         child = None
     finally:
         os.close(writable)
+        os.close(polled)
     if child is None:
         yield from _unprepared(read_here(source, shape, reader, region, now, size))
         return
     receiver = Connection(readable, writable=False)
+    preparing = preparing or Preparing()
+    preparing._fd = told
     read = 0
     try:
         assert child.stdin is not None
         with contextlib.suppress(BrokenPipeError), child.stdin as setup:
-            setup.write(pickle.dumps((writable, path, shape, reader, region, now, size, plan)))
+            setup.write(pickle.dumps((writable, path, shape, reader, region, now, size, plan,
+                                      polled)))
         while True:
             try:
                 message = receiver.recv()
@@ -137,6 +160,7 @@ def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader:
                 return
     finally:
         receiver.close()
+        preparing.stop()
         try:
             child.wait(5)
         except subprocess.TimeoutExpired:
@@ -162,6 +186,14 @@ def _child_main() -> None:
 def _sent(reader: RowReader) -> tuple[str, ...]:
     """The fields of a ``Row`` the parser process sends (the rest are Row's defaults)."""
     return _KEPT if reader.refusable else _KEPT[1:5]
+
+
+def _closed(fd: int) -> bool:
+    """Whether the other end of the pipe ``fd`` (not blocking) is closed."""
+    try:
+        return os.read(fd, 1) == b""
+    except BlockingIOError:
+        return False
 
 
 class _Outbox:
@@ -203,10 +235,13 @@ class _Outbox:
 
 
 def _parse_in_child(pipe: Connection, path: str, shape: csvio.CsvShape, reader: RowReader,
-                    region: str, now: str, size: int, plan: FreshPlan | None) -> None:
-    """The parser process: read ``path`` and send each run (prepared by ``plan``), then
-    ``("done",)``; the runs of a window and a little more may wait to be sent."""
+                    region: str, now: str, size: int, plan: FreshPlan | None, polled: int
+                    ) -> None:
+    """The parser process: read ``path`` and send each run (prepared by ``plan`` until the
+    writer closes the other end of ``polled``), then ``("done",)``; half a window of runs
+    may wait to be sent."""
     gc.disable()  # millions of short-lived rows, no cycles: reference counting frees them
+    os.set_blocking(polled, False)
     names = _sent(reader)
     getters = [attrgetter(n) for n in names]
     sender = _Outbox(pipe, WINDOW // max(size, 1) // 2 + 1)
@@ -220,6 +255,8 @@ def _parse_in_child(pipe: Connection, path: str, shape: csvio.CsvShape, reader: 
         with closing(source):
             for rows, refused, count in read_here(source, shape, reader, region, now, size):
                 columns = [list(map(get, rows)) for get in getters]
+                if plan is not None and _closed(polled):
+                    plan = None
                 prepared = None if plan is None \
                     else prepare(plan, dict(zip(names, columns, strict=True)))
                 sender.send(("rows", columns, refused, count,

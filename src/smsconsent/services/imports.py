@@ -50,6 +50,7 @@ from smsconsent.storage.rows import load_stored
 T = TypeVar("T")
 _END: Any = object()
 BATCH = 10_000
+PREPARED_UNTIL = 3  # runs in a row of numbers all stored, after which none is prepared
 WORKSPACE_KEY = "sms:workspace"
 SOURCE = "import"
 
@@ -192,7 +193,10 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     rejects = csvio.RejectsWriter(sink, shape.header)
     counts = ImportCounts()
     now = store.now()
-    batches = import_process.batches(source, shape, reader, ws.region, now, batch, plan)
+    preparing = import_process.Preparing()
+    all_stored = 0  # runs in a row whose numbers were all stored: a re-import, as a rule
+    batches = import_process.batches(source, shape, reader, ws.region, now, batch, plan,
+                                     preparing)
     with collector_paused(), closing(batches):
         for (rows, unreadable, read, prepared), last in _with_last(batches):
             counts.rows += read
@@ -204,6 +208,9 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
             with store.write(ws.id) as ledger:
                 ledger.bulk(ending=last)
                 texts = ledger.stored_texts([r.phone for r in rows])
+                all_stored = all_stored + 1 if len(texts) == len(rows) else 0
+                if all_stored == PREPARED_UNTIL:
+                    preparing.stop()  # nothing is written at once: no need to prepare
                 if not texts and plan is not None:
                     prepared = prepared or prepare_rows(plan, rows)  # if read here
                     if prepared is not None and ledger.record_new(plan.spec, prepared.values,
