@@ -21,6 +21,12 @@ decided against the state left by the rows before it. The opt-outs are written i
 within windows of rows (``import_rows.in_phone_order``: a number's own rows keep their order),
 which halves what SQLite spends on the two indexes kept in phone order; contacts keep the
 file's order, so their rejects file does too.
+
+A run of opt-outs none of whose numbers is stored (a first import, as a rule) is written at
+once: each row's event and contact row were filled ahead, by the parser process for a big
+file (import_plan.py), and the writer only numbers, hashes and inserts them
+(``Ledger.record_new``); the bytes are those the rule and ``record_many`` give (tests compare
+them).
 """
 
 from __future__ import annotations
