@@ -42,7 +42,7 @@ class Prepared:
     pieces: list[Sequence[str]]
 
 
-def prepare_rows(plan: FreshPlan, rows: list[Any]) -> Prepared | None:
+def prepare_rows(plan: FreshPlan, rows: Sequence[Any]) -> Prepared | None:
     """``prepare`` for a run read in this process (``import_rows.Row`` objects)."""
     return prepare(plan, {name: list(map(attrgetter(name), rows)) for name in plan.fields})
 

@@ -15,6 +15,7 @@ importing the file again completes it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import pickle
@@ -23,7 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
 from itertools import repeat
 from multiprocessing.connection import Connection
@@ -46,7 +47,7 @@ from smsconsent.services.import_rows import (
 PROCESS_ROWS = 200_000  # below this, starting a parser process costs more than it saves
 # A run as the writer gets it: rows, refusals, rows read since the last, and the run prepared
 # for the writer's fresh path (import_plan.py) when it was
-Runs = Generator[tuple[list[Row], list[Refused], int, Prepared | None], None, None]
+Runs = Generator[tuple[Sequence[Row], list[Refused], int, Prepared | None], None, None]
 
 
 class Preparing:
@@ -144,10 +145,9 @@ def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader:
             if kind == "rows":
                 _, columns, refused, count, pieces = message
                 read += count
-                rows = list(map(Row, *columns)) if reader.refusable \
-                    else list(map(Row, repeat(NO_FIELDS), *columns))
                 named = dict(zip(_sent(reader), columns, strict=True))
-                yield rows, refused, count, None if plan is None or pieces is None \
+                yield _Rows(columns, reader.refusable), refused, count, \
+                    None if plan is None or pieces is None \
                     else Prepared([named[f] for f in plan.fields], pieces)
             elif kind == "unopened":
                 yield from _unprepared(read_here(source, shape, reader, region, now, size))
@@ -166,6 +166,28 @@ def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+class _Rows(Sequence[Row]):
+    """A run's rows from the parser's columns, made into ``Row`` objects only when first
+    read: a run written at once (``Ledger.record_new``) needs only the columns."""
+
+    def __init__(self, columns: list[list[Any]], with_fields: bool) -> None:
+        self._columns, self._with_fields = columns, with_fields
+
+    @functools.cached_property
+    def _rows(self) -> list[Row]:
+        columns = self._columns if self._with_fields else [repeat(NO_FIELDS), *self._columns]
+        return list(map(Row, *columns))
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._rows[index]
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self._rows)
 
 
 _CHILD = "from smsconsent.services.import_process import _child_main; _child_main()"

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -213,7 +213,8 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
                 continue
             with store.write(ws.id) as ledger:
                 ledger.bulk(ending=last)
-                texts = ledger.stored_texts([r.phone for r in rows])
+                texts = ledger.stored_texts([r.phone for r in rows] if prepared is None
+                                            else prepared.values[0])  # the numbers
                 all_stored = all_stored + 1 if len(texts) == len(rows) else 0
                 if all_stored == PREPARED_UNTIL:
                     preparing.stop()  # nothing is written at once: no need to prepare
@@ -224,11 +225,10 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
                         counts.imported += len(rows)
                         report.advance(len(rows))
                         continue
+                kept: Sequence[Row] = rows
                 if settled is not None and texts:
                     kept = [r for r in rows if not _settled(settled, texts.get(r.phone))]
                     counts.unchanged += len(rows) - len(kept)
-                else:
-                    kept = rows
                 states = ledger.states([r.phone for r in kept], texts)
                 events: list[Event | FreshEvent] = []
                 for row in kept:
