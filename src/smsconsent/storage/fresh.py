@@ -72,20 +72,20 @@ class FreshForm:
     """A ``FreshSpec``'s stencils, free of any transaction: what a process that only reads
     the rows (an import's parser process) can fill, ahead of the writer.
 
-    Slots: 0 the contact, 1 the time, then the data values (the row's own: ``ROW`` of them),
-    then the data JSON (made from them), then the writer's: the sequence number, the previous
-    hash, the time recorded and the workspace. ``pieces`` fills, from a row's values, all the
-    text that does not hold a writer's slot: the data JSON, the hash payload's two texts
-    between its sequence number, time recorded and previous hash, and the contact row's
-    filled cells; ``FreshKind`` puts the writer's values between them.
+    Slots: 0 the contact, 1 the time, then the data values (the ``row`` first slots are the
+    row's own values), then the data JSON (made from them), then the writer's: the sequence
+    number, the previous hash, the time recorded and the workspace. ``pieces`` fills, from a
+    row's values, all the text that does not hold a writer's slot: the data JSON, the hash
+    payload's two texts between its sequence number, time recorded and previous hash, and the
+    contact row's filled cells; ``FreshKind`` puts the writer's values between them.
     """
 
     def __init__(self, spec: FreshSpec) -> None:
         n = spec.slots
         self.spec, self.type, self.row = spec, spec.type.value, 2 + n
-        self.data_slot = data = 2 + n
+        data = 2 + n
         seq, prev, recorded, ws = data + 1, data + 2, data + 3, data + 4
-        self.width = width = data + 5
+        width = data + 5
         marks = [placeholder(i) for i in range(width)]
         content = spec.data(*marks[2:2 + n])
         self.data = Stencil(canonical(content), width)
@@ -120,8 +120,8 @@ class FreshForm:
                 self.fillers.append(cell.filler)
                 cell_holes.append(cell.holes)
                 state_slots.update(cell.holes)
-        self.state_slots = sorted(state_slots)
-        self.seq, self.prev, self.recorded, self.ws = seq, prev, recorded, ws
+        self.state_slots = sorted(s for s in state_slots if s < self.row)  # the row's values
+        self.recorded, self.ws = recorded, ws
         # the payload's two texts, then the contact row's cells; those that hang on the data
         # values alone (not on the contact or the time) are the same for rows alike
         self.fills = [b.filler for b in between] + self.fillers
@@ -163,7 +163,6 @@ class FreshForm:
         for i, fill in self.by_row:
             made[i] = fill(*encoded)
         return made
-
 
     def pieces_many(self, values: list[Sequence[Any]]) -> list[list[str]] | None:
         """``pieces`` for rows given as columns of their values, as columns (None: a row
