@@ -51,6 +51,7 @@ from smsconsent.services.import_plan import FreshPlan, prepare_rows
 from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.fresh import FreshEvent, FreshSpec
+from smsconsent.storage.ledger import Ledger
 from smsconsent.storage.rows import load_stored
 
 T = TypeVar("T")
@@ -218,32 +219,41 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
                 all_stored = all_stored + 1 if len(texts) == len(rows) else 0
                 if all_stored == PREPARED_UNTIL:
                     preparing.stop()  # nothing is written at once: no need to prepare
+                at_once = False
                 if not texts and plan is not None:
                     prepared = prepared or prepare_rows(plan, rows)  # if read here
-                    if prepared is not None and ledger.record_new(plan.spec, prepared.values,
-                                                                  prepared.pieces):
-                        counts.imported += len(rows)
-                        report.advance(len(rows))
-                        continue
-                kept: Sequence[Row] = rows
-                if settled is not None and texts:
-                    kept = [r for r in rows if not _settled(settled, texts.get(r.phone))]
-                    counts.unchanged += len(rows) - len(kept)
-                states = ledger.states([r.phone for r in kept], texts)
-                events: list[Event | FreshEvent] = []
-                for row in kept:
-                    outcome = decide(row, states[row.phone], now)
-                    if isinstance(outcome, str):
-                        rejects.reject(row.fields, outcome, _REFUSALS[outcome])
-                        counts.rejected += 1
-                    elif outcome:
-                        events.extend(outcome)
-                        counts.imported += 1
-                    else:
-                        counts.unchanged += 1
-                ledger.record_many(events)
+                    at_once = prepared is not None and ledger.record_new(
+                        plan.spec, prepared.values, prepared.pieces)
+                if at_once:
+                    counts.imported += len(rows)
+                else:
+                    _decide_rows(ledger, rows, texts, decide, settled, now, counts, rejects)
             report.advance(len(rows))
     return counts.summary(rejects_name, started)
+
+
+def _decide_rows(ledger: Ledger, rows: Sequence[Row], texts: dict[str, str], decide: Decide,
+                 settled: Settled | None, now: str, counts: ImportCounts,
+                 rejects: csvio.RejectsWriter) -> None:
+    """Decide a run row by row (rows ``settled`` from their stored JSON skip the rule), and
+    record what the rule gives."""
+    kept: Sequence[Row] = rows
+    if settled is not None and texts:
+        kept = [r for r in rows if not _settled(settled, texts.get(r.phone))]
+        counts.unchanged += len(rows) - len(kept)
+    states = ledger.states([r.phone for r in kept], texts)
+    events: list[Event | FreshEvent] = []
+    for row in kept:
+        outcome = decide(row, states[row.phone], now)
+        if isinstance(outcome, str):
+            rejects.reject(row.fields, outcome, _REFUSALS[outcome])
+            counts.rejected += 1
+        elif outcome:
+            events.extend(outcome)
+            counts.imported += 1
+        else:
+            counts.unchanged += 1
+    ledger.record_many(events)
 
 
 def _settled(settled: Settled, text: str | None) -> bool:
