@@ -39,12 +39,14 @@ from smsconsent.storage.ledger import BULK_CHECKPOINT_PAGES, DEFAULT_CHECKPOINT_
 BASE_SCHEMA = "0003"  # the schema before the leaner rows; every variant starts from it
 RECORDED = "2026-11-23T19:05:55.263899Z"
 ACTOR = "agent:root"
+REF = '{"@":1}'  # data as a reference to the import's shared record
 DATA = ('{"evidence":"old tool export","file":"opt-outs.csv","keys":["sms:workspace"],'
         '"method":"import","origin":"keyword STOP","source":"import"}')
 STATE = ('{{"blocked":false,"consents":{{"sms:workspace":{{"by":"agent:root","method":"import",'
          '"opted_in_at":null,"opted_out_at":"{at}","source":"import","status":"opted_out",'
          '"type":null}}}},"first_sent_at":null,"grants":{{}},"last_at":"{at}","lists":{{}},'
          '"phone":"{phone}"}}')
+TINY_STATE = '{{"@":1,"at":"{at}"}}'  # a reference and the row's own time: a lower bound
 SMALL_STATE = ('{{"consents":{{"sms:workspace":{{"by":"agent:root","method":"import",'
                '"opted_out_at":"{at}","source":"import","status":"opted_out"}}}},'
                '"last_at":"{at}"}}')
@@ -70,6 +72,10 @@ class Variant:
     batch: int = BATCH
     pragmas: dict[str, Any] = field(default_factory=dict)
     by_phone: int = 0  # rows in phone order within runs of this many (0: the file's order)
+    # The event row's form: "full" (every column), "ref" (data stored as a short reference to
+    # a shared per-import record), "slim" (only seq, contact, occurred_at, the reference and
+    # the hash: type, recorded_at, actor and data live in the shared record)
+    form: str = "full"
 
 
 VARIANTS = [
@@ -127,6 +133,28 @@ VARIANTS = [
             by_phone=100_000, sync_during="OFF"),
     Variant("lean_by_phone_50k", "lean rows in phone order within runs of 50,000",
             state=SMALL_STATE, prev_hash=False, by_phone=50_000),
+    # Session 5: stored forms that would take an import under 10 s (all in phone order within
+    # 100,000 rows, lean states, as the import writes today; "now" is today's form).
+    *[Variant(f"{name}{suffix}", f"{what}{said}",
+              **{"state": SMALL_STATE, "prev_hash": False, "by_phone": 100_000, **kwargs,
+                 **extra})
+      for name, what, kwargs in [
+          ("now", "today's form (0004 rows, phone order within 100,000)", {}),
+          ("ref", "data as a reference to a shared record", {"form": "ref"}),
+          ("ref_blob", "data as a reference, hash as a 32-byte blob",
+           {"form": "ref", "hash_blob": True}),
+          ("ref_blob_no_recorded", "data as a reference, hash blob, no ix_events_recorded",
+           {"form": "ref", "hash_blob": True, "drop": ("ix_events_recorded",)}),
+          ("slim", "events of seq, contact, time, reference, hash blob (no "
+           "ix_events_recorded)", {"form": "slim", "hash_blob": True}),
+          ("slim_no_contact_ix", "slim events without ix_events_contact",
+           {"form": "slim", "hash_blob": True, "drop": ("ix_events_contact",)}),
+          ("slim_tiny_state", "slim events, contact rows with a 20-byte state",
+           {"form": "slim", "hash_blob": True, "state": TINY_STATE}),
+      ]
+      for suffix, said, extra in [("", "", {}),
+                                  ("_events_only", ": events alone", {"contacts": False}),
+                                  ("_contacts_only", ": contacts alone", {"events": False})]],
 ]
 
 
@@ -145,7 +173,12 @@ def batches(rows: int, variant: Variant) -> Iterator[tuple[list[tuple[Any, ...]]
             at = f"2024-03-{1 + i % 28:02d}T10:00:00.000000Z"
             digest = hashlib.sha256(phone.encode()).digest()
             h, p = (digest, prev) if variant.hash_blob else (digest.hex(), prev.hex())
-            row: tuple[Any, ...] = (1, seq + 1, "opted_out", phone, at, RECORDED, ACTOR, None, DATA)
+            row: tuple[Any, ...]
+            if variant.form == "slim":
+                row = (1, seq + 1, phone, at, 1)
+            else:
+                row = (1, seq + 1, "opted_out", phone, at, RECORDED, ACTOR, None,
+                       DATA if variant.form == "full" else REF)
             events.append(row + ((p, h) if variant.prev_hash else (h,)))
             contacts.append((1, phone, "opted_out", 0, "", variant.state.format(at=at, phone=phone),
                              RECORDED))
@@ -184,6 +217,13 @@ def prepare(path: Path, variant: Variant) -> sqlite3.Connection:
         con.execute(f"DROP INDEX {index}")
     if not variant.prev_hash:
         con.execute("ALTER TABLE events DROP COLUMN prev_hash")
+    if variant.form == "slim":
+        con.execute("DROP TABLE events")
+        con.execute("CREATE TABLE events (workspace_id INTEGER NOT NULL, seq BIGINT NOT NULL, "
+                    "contact VARCHAR(20), occurred_at VARCHAR(32) NOT NULL, ref INTEGER, "
+                    "hash BLOB NOT NULL, PRIMARY KEY (workspace_id, seq)) WITHOUT ROWID")
+        if "ix_events_contact" not in variant.drop:
+            con.execute("CREATE INDEX ix_events_contact ON events (workspace_id, contact, seq)")
     if variant.contacts_no_pk:
         con.execute("DROP TABLE contacts")
         con.execute("CREATE TABLE contacts (workspace_id INTEGER, phone VARCHAR(20), "
@@ -200,7 +240,7 @@ def prepare(path: Path, variant: Variant) -> sqlite3.Connection:
 def run(variant: Variant, rows: int, folder: Path) -> dict[str, Any]:
     path = folder / f"{variant.name}.db"
     con = prepare(path, variant)
-    n_event = 10 if variant.prev_hash else 9
+    n_event = 5 if variant.form == "slim" else 10 if variant.prev_hash else 9
     insert_event = f"INSERT INTO events VALUES ({','.join('?' * (n_event + 1))})"
     insert_contact = "INSERT INTO contacts VALUES (?,?,?,?,?,?,?)"
     wall = cpu = 0.0

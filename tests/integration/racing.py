@@ -27,7 +27,7 @@ from smsconsent.domain.gate import decide
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.services import Store
 from smsconsent.services.base import find_number, load_workspace
-from smsconsent.storage import ledger as ledger_store
+from smsconsent.storage import history
 from smsconsent.storage.database import make_engine
 
 WORKSPACE = "race"
@@ -237,7 +237,7 @@ def ledger_events(store: Store, workspace_id: int) -> list[Any]:
     with store.read() as conn:
         events: list[Any] = []
         while True:
-            page = ledger_store.events_page(conn, workspace_id, after=events[-1].seq if events
+            page = history.events_page(conn, workspace_id, after=events[-1].seq if events
                                             else 0, limit=1000)
             events.extend(page)
             if len(page) < 1000:
@@ -277,5 +277,5 @@ def assert_race_held(store: Store, ours: str, shots: list[Shot], workers: int) -
     assert services.verify(store, WORKSPACE)["ok"]
     with store.read() as conn:
         for phone, state in states.items():
-            stored = ledger_store.stored_state(conn, ws.id, phone)
+            stored = history.stored_state(conn, ws.id, phone)
             assert stored is not None and stored.to_dict() == state.to_dict()

@@ -20,8 +20,7 @@ from smsconsent.errors import BadInput
 from smsconsent.services import Store
 from smsconsent.services.base import load_workspace
 from smsconsent.services.group_commit import GroupCommit
-from smsconsent.storage import audit
-from smsconsent.storage import ledger as ledger_store
+from smsconsent.storage import audit, history
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import is_sqlite, writing
 from smsconsent.storage.ledger import Ledger
@@ -99,7 +98,7 @@ def test_a_failing_text_is_undone_alone_and_all_wait_for_the_commit(store: Store
     assert _events(store, ws.id) == before + 4
     with store.read() as conn:
         assert audit.verify(conn, ws.id).ok
-        assert ledger_store.stored_state(conn, ws.id, "+15551230002") is None
+        assert history.stored_state(conn, ws.id, "+15551230002") is None
 
 
 def test_a_failed_commit_fails_every_text_of_the_group(store: Store) -> None:
@@ -240,7 +239,7 @@ def test_a_text_whose_statement_fails_is_left_out_and_the_others_commit(store: S
     assert _events(store, ws.id) == before + 2
     with store.read() as conn:
         assert audit.verify(conn, ws.id).ok
-        assert ledger_store.stored_state(conn, ws.id, "+15551239999") is None
+        assert history.stored_state(conn, ws.id, "+15551239999") is None
 
 
 # (contact, body, provider id): two contacts, and texts a provider sent twice (retries).
@@ -289,7 +288,7 @@ def test_texts_sharing_a_group_answer_as_texts_one_at_a_time(store: Store) -> No
             ws = load_workspace(conn, name).id
             assert audit.verify(conn, ws).ok  # stored states are the ledger's fold
             states[name] = [(s.status, s.opted_out_keys()) for s in (
-                ledger_store.stored_state(conn, ws, phone) for phone, _, _ in sent) if s]
+                history.stored_state(conn, ws, phone) for phone, _, _ in sent) if s]
         assert states["grouped"] == states["alone"]
 
 

@@ -9,6 +9,7 @@ contacts in every state the import rules tell apart.
 
 from __future__ import annotations
 
+import functools
 import io
 import subprocess
 from collections.abc import Iterator
@@ -21,11 +22,15 @@ import pytest
 from sqlalchemy import select
 
 from smsconsent import csvio, services
+from smsconsent.domain.events import EventType
 from smsconsent.errors import BadInput, SmsConsentError
-from smsconsent.services import Store, import_rows
+from smsconsent.services import Store, import_process, import_rows
 from smsconsent.services import imports as imp
+from smsconsent.services.import_plan import FreshPlan
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import ensure_schema, make_engine
+from smsconsent.storage.fresh import FreshSpec
+from smsconsent.storage.ledger import Ledger
 from tests.conftest import fresh_database
 
 OURS = "+15557654321"
@@ -113,24 +118,33 @@ def _stored(store: Store) -> tuple[list[Any], list[Any]]:
 
 def test_reimport_settled_from_stored_json_writes_what_the_full_rule_writes(
         stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch) -> None:
-    """An import and a re-import with the stored-JSON shortcut leave the same ledger,
-    rejects and summaries as with every row decided from a full state."""
+    """An import and a re-import with the shortcuts (rows settled from the stored JSON;
+    runs of numbers new to the ledger written at once, ``Ledger.record_new``) leave the same
+    ledger, rejects and summaries as with every row decided from a full state."""
     reference, fast = stores
     _ledger(reference)
     _ledger(fast)
     data = _opt_outs()
     settled = []
+    written_at_once = []
 
     def counted(stored: dict[str, Any]) -> bool:
         settled.append(imp_opted_out_already(stored))
         return settled[-1]
 
-    imp_opted_out_already = imp._opted_out_already
+    def at_once(ledger: Ledger, *args: Any) -> bool:
+        written_at_once.append(record_new(ledger, *args))
+        return written_at_once[-1]
+
+    imp_opted_out_already, record_new = imp._opted_out_already, Ledger.record_new
     monkeypatch.setattr(imp, "_opted_out_already", counted)
+    monkeypatch.setattr(Ledger, "record_new", at_once)
     fast_runs = [_run(fast, data), _run(fast, data)]
     assert settled.count(True) > 40  # the shortcut was taken, on both runs
+    assert written_at_once.count(True) >= 2
     with monkeypatch.context() as patch:
         patch.setattr(imp, "_opted_out_already", lambda stored: False)
+        patch.setattr(Ledger, "record_new", lambda *args: False)
         reference_runs = [_run(reference, data), _run(reference, data)]
     assert fast_runs == reference_runs
     assert fast_runs[1][0]["imported"] == 0 and fast_runs[0][0]["imported"] > 10
@@ -169,7 +183,8 @@ def _run_file(store: Store, path: Path, contacts: bool = False) -> tuple[dict[st
 def test_rows_read_by_a_parser_process_write_what_reading_here_writes(
         stores: tuple[Store, Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Opt-outs then contacts, each imported twice, read by a parser process (its threshold
-    forced down) or in this process: the same ledger, rejects and summaries."""
+    forced down; runs of numbers new to the ledger then written at once from what it
+    prepared) or in this process (prepared here): the same ledger, rejects and summaries."""
     here, there = stores
     _ledger(here)
     _ledger(there)
@@ -177,10 +192,19 @@ def test_rows_read_by_a_parser_process_write_what_reading_here_writes(
     opt_outs.write_bytes(_opt_outs())
     contacts.write_bytes(_contacts())
     runs = {}
+    written_at_once = []
+    record_new = Ledger.record_new
+
+    def counted(ledger: Ledger, *args: Any) -> bool:
+        written_at_once.append(record_new(ledger, *args))
+        return written_at_once[-1]
+
+    monkeypatch.setattr(Ledger, "record_new", counted)
     for store, threshold in ((here, 10**9), (there, 0)):
-        monkeypatch.setattr(import_rows, "PROCESS_ROWS", threshold)
+        monkeypatch.setattr(import_process, "PROCESS_ROWS", threshold)
         runs[threshold] = [_run_file(store, path, path == contacts)
                            for path in (opt_outs, opt_outs, contacts, contacts)]
+    assert written_at_once.count(True) >= 4  # runs of new numbers, prepared in either process
     assert runs[0] == runs[10**9]
     assert runs[0][2][0]["imported"] > 15 and "opted_out" in runs[0][2][1]
     assert _stored(there) == _stored(here)
@@ -207,10 +231,10 @@ def test_a_killed_parser_process_stops_the_import_with_an_error(
         return started[-1]
 
     monkeypatch.setattr(subprocess, "Popen", popen)
-    with source, closing(import_rows._read_by_process(
+    with source, closing(import_process._read_by_process(
             str(path), source, shape, import_rows.RowReader("opted_out_at"), "US",
             "2026-01-01T00:00:00.000000Z", 1000)) as batches:
-        rows, _, _ = next(batches)
+        rows, _, _, _ = next(batches)
         assert len(rows) == 1000
         (child,) = started
         child.kill()
@@ -219,6 +243,27 @@ def test_a_killed_parser_process_stops_the_import_with_an_error(
                 pass
     assert caught.value.code == "import_interrupted"
     assert "the import stopped after" in caught.value.message
+
+
+def test_the_parser_process_stops_preparing_runs_when_told(tmp_path: Path) -> None:
+    """Runs come prepared for the writer's fresh path until ``Preparing.stop`` (a
+    re-import), then unprepared: the same rows either way."""
+    path = tmp_path / "big.csv"
+    path.write_text("phone\n" + "".join(f"+1555{n:07d}\n" for n in range(250_000)))
+    source, shape = _opened(path)
+    plan = FreshPlan(FreshSpec(EventType.OPTED_OUT, "agent:t",
+                               functools.partial(imp._opt_out_data, "big.csv"), 2),
+                     ("phone", "at", "evidence", "origin"))
+    preparing = import_process.Preparing()
+    with source, closing(import_process._read_by_process(
+            str(path), source, shape, import_rows.RowReader("opted_out_at"), "US",
+            "2026-01-01T00:00:00.000000Z", 1000, plan, preparing)) as runs:
+        first = next(runs)
+        preparing.stop()
+        rest = list(runs)
+    assert first[3] is not None and first[3].values[0] == [r.phone for r in first[0]]
+    assert rest[-1][3] is None
+    assert sum(len(run[0]) for run in [first, *rest]) == 250_000
 
 
 def test_a_file_spoilt_under_the_parser_process_is_refused_as_bad_input(tmp_path: Path
@@ -232,7 +277,7 @@ def test_a_file_spoilt_under_the_parser_process_is_refused_as_bad_input(tmp_path
         spoil.seek(-9, 2)
         spoil.write(b"\xff\xfe")
     with source, pytest.raises(BadInput) as caught:
-        list(import_rows._read_by_process(str(path), source, shape,
+        list(import_process._read_by_process(str(path), source, shape,
                                           import_rows.RowReader("opted_out_at"), "US",
                                           "2026-01-01T00:00:00.000000Z", 1000))
     assert caught.value.code == "not_utf8"
@@ -246,8 +291,8 @@ def test_a_file_the_parser_process_cannot_open_is_read_here(tmp_path: Path) -> N
     reader = import_rows.RowReader("opted_out_at")
     now = "2026-01-01T00:00:00.000000Z"
     with source:
-        got = list(import_rows._read_by_process(str(tmp_path / "missing.csv"), source,
+        got = list(import_process._read_by_process(str(tmp_path / "missing.csv"), source,
                                                 shape, reader, "US", now, 20))
-    assert [(len(rows), refused) for rows, refused, _ in got] == [(20, []), (20, []), (10, [])]
-    assert sum(read for _, _, read in got) == 50
+    assert [(len(rows), refused) for rows, refused, _, _ in got] == [(20, []), (20, []), (10, [])]
+    assert sum(read for _, _, read, _ in got) == 50
     assert got[0][0][0].phone == "+15550000000"  # the process could not open it: read here

@@ -15,7 +15,7 @@ from smsconsent import services
 from smsconsent.services import Store
 from smsconsent.storage import database
 from smsconsent.storage.chain import GENESIS, canonical
-from smsconsent.storage.ledger import stored_state
+from smsconsent.storage.history import stored_state
 from smsconsent.storage.tables import metadata
 from tests.conftest import Cli
 from tests.integration.helpers import ALICE, BOB, OURS

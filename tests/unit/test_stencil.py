@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import EventType
 from smsconsent.storage.chain import canonical, event_hash
-from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
+from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec, fresh_form
 from smsconsent.storage.rows import state_row
 from smsconsent.storage.stencil import Stencil, Unstencillable, json_value, placeholder
 
@@ -106,3 +106,50 @@ def test_a_value_of_the_stored_state_is_never_stencilled_as_null(
         state = ContactState(f"+1555123000{n}")
         state.apply("opted_out", "t", "agent:root", _sourced(source))
         assert written[2] == tuple(state_row(1, state, now).values())
+
+
+ROWS = st.lists(st.tuples(TEXT, TEXT, MAYBE, MAYBE), min_size=1, max_size=8)
+ALIKE = st.tuples(st.lists(st.tuples(TEXT, TEXT), min_size=1, max_size=8), MAYBE, MAYBE).map(
+    lambda made: [(phone, at, made[1], made[2]) for phone, at in made[0]])
+
+
+@settings(max_examples=200)
+@given(rows=ROWS | ALIKE)
+def test_pieces_made_a_column_at_a_time_are_those_made_a_row_at_a_time(
+        rows: list[tuple[str, str, str | None, str | None]]) -> None:
+    """``pieces_many`` (what the parser process sends), whether the rows' data values are
+    alike (filled by map) or not, gives each row's ``pieces``, or None if any row has none."""
+    form = fresh_form(SOURCED)
+    assert form is not None
+    one_by_one = [form.pieces((phone, at, source)) for phone, at, source, _ in rows]
+    columns = form.pieces_many([list(c) for c in zip(*[r[:3] for r in rows], strict=True)])
+    if None in one_by_one:
+        assert columns is None
+    else:
+        assert columns == [list(c) for c in zip(*one_by_one, strict=True)]
+
+
+@settings(max_examples=200)
+@given(rows=ROWS | ALIKE, seq=st.integers(0, 10**12), prev=TEXT, now=TEXT,
+       ws=st.integers(1, 10**6))
+def test_a_run_written_at_once_is_what_writing_each_event_gives(
+        rows: list[tuple[str, str, str | None, str | None]], seq: int, prev: str, now: str,
+        ws: int) -> None:
+    """``FreshKind.write_many`` (a run of new contacts, ``Ledger.record_new``) gives the rows,
+    chained hashes and contact rows that ``write`` gives one event after another."""
+    values = [list(c) for c in zip(*rows, strict=True)]
+    form = fresh_form(SPEC)
+    assert form is not None
+    pieces = form.pieces_many(values)
+    assert pieces is not None  # SPEC's state holds no data value: any row can be stencilled
+    written = FreshKind(SPEC, ws, now).write_many(seq, prev, values, pieces)
+    assert written is not None
+    one, last = FreshKind(SPEC, ws, now), prev
+    expected_rows, expected_contacts = [], []
+    for n, row in enumerate(rows, seq + 1):
+        made = one.write(n, last, row)
+        assert made is not None
+        expected_rows.append(made[0])
+        expected_contacts.append(made[2])
+        last = made[1]
+    assert written == (expected_rows, last, expected_contacts)

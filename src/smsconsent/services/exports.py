@@ -22,7 +22,7 @@ from smsconsent.errors import BadInput
 from smsconsent.services.base import Store, load_workspace
 from smsconsent.storage import tables as t
 from smsconsent.storage.chain import GENESIS
-from smsconsent.storage.ledger import previous_hash
+from smsconsent.storage.history import previous_hash
 
 FORMATS = ("csv", "jsonl")
 STREAM_ROWS = 2_000

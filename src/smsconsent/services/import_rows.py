@@ -1,43 +1,25 @@
 """Reading an import's rows: each row checked and turned into a ``Row``, in runs of a batch.
 
-A file of at least ``PROCESS_ROWS`` rows that the caller opened from a path is read by a
-parser process (a new interpreter: nothing of this process is shared), which reads and checks the
-rows and sends each run over a pipe as columns of plain strings; this process, which decides
-and writes, then spends nothing on parsing. The runs are the very ones reading here gives
-(``parsed_batches``; tests/integration/test_import_paths.py compares the ledgers, rejects and
-summaries of both ways). If the parser process cannot open the file the rows are read here
-instead; if it stops before the end (killed, or the file changed under it) the import stops
-with an error that says how far it got: every batch before was committed, and importing the
-file again completes it.
+The runs are read in the writing process or, for big files, by a parser process beside it
+(import_process.py); both give the very runs ``read_here`` gives.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
-import os
-import pickle
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Generator, Iterable
-from contextlib import closing
 from dataclasses import dataclass
-from itertools import repeat
-from multiprocessing.connection import Connection
-from operator import attrgetter, itemgetter
-from typing import Any, BinaryIO
+from operator import itemgetter
+from typing import BinaryIO
 
 from smsconsent import csvio
 from smsconsent.domain.clock import parse_ts
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.phones import PhoneNormalizer
-from smsconsent.errors import BadInput, SmsConsentError
+from smsconsent.errors import BadInput
 from smsconsent.services.agents import CONSENT_TYPES
 from smsconsent.services.base import check_text
 
-PROCESS_ROWS = 200_000  # below this, starting a parser process costs more than it saves
 WINDOW = 100_000  # rows put in phone order at a time, where the order of rows is free
 CHUNK = 1000  # rows per call into the C CSV reader
 
@@ -60,143 +42,16 @@ Parse = Callable[[list[str]], Row]
 Refused = tuple[list[str], str, str]
 Batch = tuple[list[Row], list[Refused], int]  # rows, refusals, rows read since the last
 Batches = Generator[Batch, None, None]
+NO_FIELDS: list[str] = []  # a row that can never be refused does not need its fields
 
 
-def batches(source: BinaryIO, shape: csvio.CsvShape, reader: RowReader, region: str, now: str,
-            size: int) -> Batches:
-    """The file's rows in runs (``parsed_batches``), read here or by a parser process; close
-    the iterator when done with it early (it stops the process)."""
-    path = _own_path(source) if os.name == "posix" else None  # the pipe is passed by fd
-    if path is None or shape.rows < PROCESS_ROWS:
-        return _read_here(source, shape, reader, region, now, size)
-    return _read_by_process(path, source, shape, reader, region, now, size)
-
-
-def _read_here(source: BinaryIO, shape: csvio.CsvShape, reader: RowReader, region: str,
-               now: str, size: int) -> Batches:
+def read_here(source: BinaryIO, shape: csvio.CsvShape, reader: RowReader, region: str,
+              now: str, size: int) -> Batches:
+    """The file's runs read in this process (``parsed_batches``), in phone order within
+    windows where the order of rows is free (``in_phone_order``)."""
     runs = parsed_batches(csvio.data_chunks(source, CHUNK), reader.parser(shape, region, now),
                           len(shape.header), size)
     return in_phone_order(runs, WINDOW, size) if reader.order_free else runs
-
-
-def _own_path(source: BinaryIO) -> str | None:
-    """The path ``source`` was opened from, if it is still that regular file and unread."""
-    name = getattr(source, "name", None)
-    if not isinstance(name, str):
-        return None
-    try:
-        opened, named = os.fstat(source.fileno()), os.stat(name)
-        unread = source.tell() == 0
-    except (OSError, ValueError, AttributeError):
-        return None
-    return name if unread and os.path.samestat(opened, named) else None
-
-
-_KEPT = ("fields", "phone", "at", "evidence", "origin", "consent_type", "purpose", "list_name")
-_NO_FIELDS: list[str] = []  # a row that can never be refused does not need its fields
-
-
-def _read_by_process(path: str, source: BinaryIO, shape: csvio.CsvShape, reader: RowReader,
-                     region: str, now: str, size: int) -> Batches:
-    """The runs as the parser process sends them (see the module's docstring).
-
-    The process is a new interpreter running ``_child_main`` (not ``multiprocessing``'s
-    spawn, which would first re-run the caller's main script): its setup comes pickled on its
-    stdin, the runs go back through a pipe of their own, each a length-prefixed pickle
-    (``multiprocessing.connection.Connection``'s framing).
-    """
-    readable, writable = os.pipe()
-    try:
-        child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
-                                 pass_fds=(writable,))
-    except OSError:
-        os.close(readable)
-        child = None
-    finally:
-        os.close(writable)
-    if child is None:
-        yield from _read_here(source, shape, reader, region, now, size)
-        return
-    receiver = Connection(readable, writable=False)
-    read = 0
-    try:
-        assert child.stdin is not None
-        with contextlib.suppress(BrokenPipeError), child.stdin as setup:
-            setup.write(pickle.dumps((writable, path, shape, reader, region, now, size)))
-        while True:
-            try:
-                message = receiver.recv()
-            except (EOFError, OSError):  # OSError: it died in the middle of a message
-                raise SmsConsentError(
-                    f"the import stopped after {read:,} rows: the parser process ended "
-                    f"(exit code {child.wait()}) before the end of the file. Every row "
-                    f"before was imported; import the file again to finish (rows already "
-                    f"imported count as unchanged).", code="import_interrupted") from None
-            kind = message[0]
-            if kind == "rows":
-                _, columns, refused, count = message
-                read += count
-                rows = list(map(Row, *columns)) if reader.refusable \
-                    else list(map(Row, repeat(_NO_FIELDS), *columns))
-                yield rows, refused, count
-            elif kind == "unopened":
-                yield from _read_here(source, shape, reader, region, now, size)
-                return
-            elif kind == "error":
-                _, code, text = message
-                raise BadInput(f"{text} (after {read:,} rows: every row before was imported)",
-                               code=code)
-            else:
-                return
-    finally:
-        receiver.close()
-        try:
-            child.wait(5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-
-
-_CHILD = "from smsconsent.services.import_rows import _child_main; _child_main()"
-
-
-def _child_main() -> None:
-    """The parser process's entry point: its setup from stdin, then ``_parse_in_child``.
-
-    Ctrl-C is the writer's to handle (it reaches the whole process group): the writer stops,
-    its end of the pipe closes, and this process ends quietly at its next send.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fd, *setup = pickle.loads(sys.stdin.buffer.read())
-    with contextlib.suppress(BrokenPipeError):
-        _parse_in_child(Connection(fd, readable=False), *setup)
-
-
-def _parse_in_child(sender: Any, path: str, shape: csvio.CsvShape, reader: RowReader,
-                    region: str, now: str, size: int) -> None:
-    """The parser process: read ``path`` and send each run, then ``("done",)``."""
-    gc.disable()  # millions of short-lived rows, no cycles: reference counting frees them
-    names = _KEPT if reader.refusable else _KEPT[1:5]  # the rest are Row's defaults then
-    getters = [attrgetter(n) for n in names]
-    try:
-        source = open(path, "rb")  # noqa: SIM115 (closed by ``closing`` below)
-    except OSError:
-        sender.send(("unopened",))
-        return
-    try:
-        with closing(source):
-            for rows, refused, count in _read_here(source, shape, reader, region, now, size):
-                sender.send(("rows", [list(map(get, rows)) for get in getters], refused, count))
-    except BrokenPipeError:
-        raise  # the writer is gone: nobody to tell
-    except UnicodeDecodeError as exc:
-        sender.send(("error", "not_utf8", f"{path} is no longer UTF-8 text ({exc.reason})"))
-    except OSError as exc:
-        sender.send(("error", "unreadable", f"cannot read {path}: {exc.strerror or exc}"))
-    else:
-        sender.send(("done",))
-    finally:
-        sender.close()
 
 
 def parsed_batches(chunks: Iterable[list[list[str]]], parse: Parse, width: int, size: int
@@ -325,7 +180,7 @@ class RowReader:
                 if evidence_at is not None else None
             origin = _text(fields[origin_at].strip(), "source") \
                 if origin_at is not None else None
-            return Row(fields if kept else _NO_FIELDS, phone, at, evidence, origin)
+            return Row(fields if kept else NO_FIELDS, phone, at, evidence, origin)
 
         if not self.contacts:
             return common

@@ -21,12 +21,19 @@ decided against the state left by the rows before it. The opt-outs are written i
 within windows of rows (``import_rows.in_phone_order``: a number's own rows keep their order),
 which halves what SQLite spends on the two indexes kept in phone order; contacts keep the
 file's order, so their rejects file does too.
+
+A run of opt-outs none of whose numbers is stored (a first import, as a rule) is written at
+once: each row's event and contact row were filled ahead, by the parser process for a big
+file (import_plan.py), and the writer only numbers, hashes and inserts them
+(``Ledger.record_new``); the bytes are those the rule and ``record_many`` give (tests compare
+them).
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -37,17 +44,20 @@ from sqlalchemy import select
 from smsconsent import csvio
 from smsconsent.domain.consent import OPTED_IN, OPTED_OUT, SUBSCRIBED, ContactState
 from smsconsent.domain.events import Event, EventType, agent
-from smsconsent.services import import_rows
+from smsconsent.services import import_process
 from smsconsent.services.base import Store, load_workspace, require_text
 from smsconsent.services.collector import collector_paused
+from smsconsent.services.import_plan import FreshPlan, prepare_rows
 from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.fresh import FreshEvent, FreshSpec
+from smsconsent.storage.ledger import Ledger
 from smsconsent.storage.rows import load_stored
 
 T = TypeVar("T")
 _END: Any = object()
 BATCH = 10_000
+PREPARED_UNTIL = 3  # runs in a row of numbers all stored, after which none is prepared
 WORKSPACE_KEY = "sms:workspace"
 SOURCE = "import"
 
@@ -76,21 +86,22 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
     """Import a CSV of opt-outs (``phone``; optional ``opted_out_at``, ``source``,
     ``evidence``): each contact not already opted out gets a workspace-wide ``opted_out``."""
     actor = agent(require_text(by, "the agent (--by)", 100))
-    file_name = PurePath(name).name
-
-
-    def data(evidence: str | None, origin: str | None) -> dict[str, Any]:
-        return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
-                "evidence": evidence, "origin": origin, "file": file_name}
-
+    data = functools.partial(_opt_out_data, PurePath(name).name)
+    plan = FreshPlan(FreshSpec(EventType.OPTED_OUT, actor, data, 2),
+                     ("phone", "at", "evidence", "origin"))
     return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
-                RowReader("opted_out_at"),
-                _opt_out_decision(FreshSpec(EventType.OPTED_OUT, actor, data, 2)),
-                _opted_out_already)
+                RowReader("opted_out_at"), _opt_out_decision(plan), _opted_out_already, plan)
 
 
-def _opt_out_decision(opt_out: FreshSpec) -> Decide:
-    """The opt-out import's rule for one row (see the module's docstring)."""
+def _opt_out_data(file_name: str, evidence: str | None, origin: str | None) -> dict[str, Any]:
+    """An imported opt-out's data (module-level: the parser process gets it pickled)."""
+    return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
+            "evidence": evidence, "origin": origin, "file": file_name}
+
+
+def _opt_out_decision(plan: FreshPlan) -> Decide:
+    """The opt-out import's rule for one row (see the module's docstring). A contact with
+    no state gets ``plan``'s event: what ``_run`` writes for a run of new contacts."""
 
     def decide(row: Row, state: ContactState, now: str) -> list[Event | FreshEvent] | str | None:
         current = state.consents.get(WORKSPACE_KEY)
@@ -99,7 +110,7 @@ def _opt_out_decision(opt_out: FreshSpec) -> Decide:
         if current is not None and current.status == OPTED_IN \
                 and (current.opted_in_at or "") >= row.at:
             return None
-        return [FreshEvent(opt_out, row.phone, row.at, row.evidence, row.origin)]
+        return [plan.event(row)]
 
     return decide
 
@@ -168,12 +179,17 @@ _REFUSALS = {
 
 def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, name: str,
          rejects_name: str | None, progress: csvio.Progress | None, batch: int,
-         reader: RowReader, decide: Decide, settled: Settled | None = None) -> dict[str, Any]:
+         reader: RowReader, decide: Decide, settled: Settled | None = None,
+         plan: FreshPlan | None = None) -> dict[str, Any]:
     """Check the file, then read, decide and record it batch by batch.
 
     ``settled``, when given, says from a stored state's JSON alone (parsed, never built into
     a ``ContactState``) that ``decide`` would answer unchanged for any row: a re-import's
     usual case. Rows it settles skip the state machine; every other row is decided in full.
+
+    ``plan``, when given, is what ``decide`` answers for a contact with no state (one event
+    of its kind, from the row's fields): a run whose numbers are none of them stored is
+    written from it at once (import_plan.py), prepared by the parser process or here.
     """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
@@ -184,9 +200,12 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     rejects = csvio.RejectsWriter(sink, shape.header)
     counts = ImportCounts()
     now = store.now()
-    batches = import_rows.batches(source, shape, reader, ws.region, now, batch)
+    preparing = import_process.Preparing()
+    all_stored = 0  # runs in a row whose numbers were all stored: a re-import, as a rule
+    batches = import_process.batches(source, shape, reader, ws.region, now, batch, plan,
+                                     preparing)
     with collector_paused(), closing(batches):
-        for (rows, unreadable, read), last in _with_last(batches):
+        for (rows, unreadable, read, prepared), last in _with_last(batches):
             counts.rows += read
             for fields, code, message in unreadable:
                 rejects.reject(fields, code, message)
@@ -195,27 +214,46 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
                 continue
             with store.write(ws.id) as ledger:
                 ledger.bulk(ending=last)
-                texts = ledger.stored_texts([r.phone for r in rows])
-                if settled is not None and texts:
-                    kept = [r for r in rows if not _settled(settled, texts.get(r.phone))]
-                    counts.unchanged += len(rows) - len(kept)
+                texts = ledger.stored_texts([r.phone for r in rows] if prepared is None
+                                            else prepared.values[0])  # the numbers
+                all_stored = all_stored + 1 if len(texts) == len(rows) else 0
+                if all_stored == PREPARED_UNTIL:
+                    preparing.stop()  # nothing is written at once: no need to prepare
+                at_once = False
+                if not texts and plan is not None:
+                    prepared = prepared or prepare_rows(plan, rows)  # if read here
+                    at_once = prepared is not None and ledger.record_new(
+                        plan.spec, prepared.values, prepared.pieces)
+                if at_once:
+                    counts.imported += len(rows)
                 else:
-                    kept = rows
-                states = ledger.states([r.phone for r in kept], texts)
-                events: list[Event | FreshEvent] = []
-                for row in kept:
-                    outcome = decide(row, states[row.phone], now)
-                    if isinstance(outcome, str):
-                        rejects.reject(row.fields, outcome, _REFUSALS[outcome])
-                        counts.rejected += 1
-                    elif outcome:
-                        events.extend(outcome)
-                        counts.imported += 1
-                    else:
-                        counts.unchanged += 1
-                ledger.record_many(events)
+                    _decide_rows(ledger, rows, texts, decide, settled, now, counts, rejects)
             report.advance(len(rows))
     return counts.summary(rejects_name, started)
+
+
+def _decide_rows(ledger: Ledger, rows: Sequence[Row], texts: dict[str, str], decide: Decide,
+                 settled: Settled | None, now: str, counts: ImportCounts,
+                 rejects: csvio.RejectsWriter) -> None:
+    """Decide a run row by row (rows ``settled`` from their stored JSON skip the rule), and
+    record what the rule gives."""
+    kept: Sequence[Row] = rows
+    if settled is not None and texts:
+        kept = [r for r in rows if not _settled(settled, texts.get(r.phone))]
+        counts.unchanged += len(rows) - len(kept)
+    states = ledger.states([r.phone for r in kept], texts)
+    events: list[Event | FreshEvent] = []
+    for row in kept:
+        outcome = decide(row, states[row.phone], now)
+        if isinstance(outcome, str):
+            rejects.reject(row.fields, outcome, _REFUSALS[outcome])
+            counts.rejected += 1
+        elif outcome:
+            events.extend(outcome)
+            counts.imported += 1
+        else:
+            counts.unchanged += 1
+    ledger.record_many(events)
 
 
 def _settled(settled: Settled, text: str | None) -> bool:

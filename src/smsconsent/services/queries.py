@@ -10,7 +10,7 @@ from smsconsent.domain.consent import OPTED_IN, OPTED_OUT, ContactState
 from smsconsent.errors import BadInput
 from smsconsent.services.base import Store, load_workspace, parse_contact
 from smsconsent.storage import audit
-from smsconsent.storage import ledger as ledger_store
+from smsconsent.storage import history as ledger_history
 from smsconsent.storage import tables as t
 
 
@@ -19,7 +19,7 @@ def status(store: Store, workspace: str, contact: str) -> dict[str, Any]:
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
         phone = parse_contact(contact, ws.region)
-        state = ledger_store.stored_state(conn, ws.id, phone)
+        state = ledger_history.stored_state(conn, ws.id, phone)
     known = state is not None
     state = state or ContactState(phone)
     return {
@@ -41,7 +41,7 @@ def history(store: Store, workspace: str, contact: str, *, after: int = 0, limit
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
         phone = parse_contact(contact, ws.region)
-        events = ledger_store.events_page(conn, ws.id, contact=phone, after=after, limit=limit)
+        events = ledger_history.events_page(conn, ws.id, contact=phone, after=after, limit=limit)
     return {
         "contact": phone,
         "workspace": ws.name,

@@ -25,7 +25,7 @@ from smsconsent.services.base import (
 )
 from smsconsent.services.inbound import check_body
 from smsconsent.storage import tables as t
-from smsconsent.storage.ledger import stored_state
+from smsconsent.storage.history import stored_state
 
 
 def _purpose(purpose: str) -> str:

@@ -14,8 +14,7 @@ from sqlalchemy import Connection, func, select
 from smsconsent.domain.events import RecordedEvent
 from smsconsent.storage import tables as t
 from smsconsent.storage.chain import GENESIS, event_hash
-from smsconsent.storage.ledger import fold
-from smsconsent.storage.ledger_reads import chained, recorded_event, stored_state
+from smsconsent.storage.history import chained, fold, recorded_event, stored_state
 
 
 @dataclass

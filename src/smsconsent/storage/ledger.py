@@ -5,13 +5,14 @@ Each event's hash covers its own fields and the previous event's hash, so a chan
 reordered row breaks the chain from that point on; ``verify`` recomputes it and also refolds
 every contact's state from the events and compares it with the stored one. The previous hash is
 not stored beside each event (it is the hash of the event before, ``seq - 1``): readers join it
-back (``chained``), so every event read still carries it.
+back (``chained``, storage/history.py, with the other readers), so every event read still
+carries it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +33,7 @@ from smsconsent.storage import tables as t
 from smsconsent.storage.chain import canonical, event_hash
 from smsconsent.storage.database import is_sqlite
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
-from smsconsent.storage.ledger_reads import STORED_STATE, chained, recorded_event
-from smsconsent.storage.ledger_reads import events_page as events_page
-from smsconsent.storage.ledger_reads import previous_hash as previous_hash
-from smsconsent.storage.ledger_reads import stored_state as stored_state
+from smsconsent.storage.history import chained, contact_events, fold, previous_hash, stored_text
 from smsconsent.storage.pg_close import close_ledger, texts_reads
 from smsconsent.storage.prepared import Prepared
 from smsconsent.storage.rows import (
@@ -166,8 +164,7 @@ class Ledger:
     def state(self, phone: str) -> ContactState:
         """The contact's current state (a new, empty one for a contact never seen)."""
         if phone not in self._states:
-            row = STORED_STATE.first(self._conn, ws=self.workspace_id, phone=phone)
-            self._hold(phone, None if row is None else row[0])
+            self._hold(phone, stored_text(self._conn, self.workspace_id, phone))
         return self._states[phone]
 
     def prefetch(self, texts: Iterable[tuple[str | None, str]]) -> None:
@@ -345,6 +342,30 @@ class Ledger:
             self._states[phone] = fold(phone, contact_events(self.conn, ws, phone))
         return len(rows)
 
+    def record_new(self, spec: FreshSpec, values: list[Sequence[Any]],
+                   pieces: list[Sequence[str]]) -> bool:
+        """``record_many`` of one ``spec`` event for each row of ``values`` (columns: the
+        contacts, times and data values), ``pieces`` being their ``FreshForm.pieces`` in
+        columns, for contacts that have no row (the caller's ``stored_texts`` found none in
+        this transaction) and appear once. The events, hashes and contact rows are those
+        ``record_many`` writes; no per-row state is held. False, writing nothing: the kind
+        cannot be stencilled here, or a contact is held already (use ``record_many``)."""
+        phones = values[0]
+        kind = self._kind(spec)
+        if kind is None or not self._states.keys().isdisjoint(phones) \
+                or not self._stored.isdisjoint(phones) or len(set(phones)) != len(phones):
+            return False
+        written = kind.write_many(self.head_seq, self.head_hash, values, pieces)
+        if written is None:
+            self._kinds[spec] = None
+            return False
+        rows, self.head_hash, new_rows = written
+        insert_rows(self.conn, t.events, EVENT_COLUMNS, rows)
+        insert_rows(self.conn, t.contacts, CONTACT_COLUMNS, new_rows)
+        self.head_seq += len(rows)
+        self._stored.update(phones)
+        return True
+
     def _kind(self, spec: FreshSpec) -> FreshKind | None:
         """The stencils of ``spec`` in this transaction (None if it cannot be stencilled)."""
         if spec not in self._kinds:
@@ -397,17 +418,3 @@ _SET_HEAD = Prepared(update(t.workspaces).where(t.workspaces.c.id == bindparam("
                      .values(head_seq=bindparam("head_seq"), head_hash=bindparam("head_hash")))
 
 
-def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:
-    """Rebuild a contact's state from its events, in the order they happened."""
-    state = ContactState(phone)
-    for ev in sorted(events, key=lambda e: (e.occurred_at, e.seq)):
-        state.apply(ev.type, ev.occurred_at, ev.actor, ev.data)
-    return state
-
-
-def contact_events(conn: Connection, workspace_id: int, phone: str) -> list[RecordedEvent]:
-    rows = conn.execute(
-        chained(t.events.c.workspace_id == workspace_id, t.events.c.contact == phone)
-        .order_by(t.events.c.seq)
-    )
-    return [recorded_event(r) for r in rows]

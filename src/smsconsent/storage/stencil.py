@@ -16,7 +16,7 @@ stencilled by mistake.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 _encode_str: Any = (getattr(json.encoder, "c_encode_basestring", None)
@@ -59,13 +59,15 @@ class Stencil:
     writes it (so any str or None may fill it, and an int where the generic call had one).
     """
 
-    __slots__ = ("_format", "_holes", "_raw")
+    __slots__ = ("_format", "_holes", "_parts", "_raw")
     _holes: tuple[int, ...]
+    _parts: tuple[str, ...]  # the fixed text around the holes (one more than holes)
 
     def __init__(self, text: str, slots: int) -> None:
         names = {placeholder(i): i for i in range(slots)}
         if text in names:
             self._format, self._holes, self._raw = "{}", (names[text],), True
+            self._parts = ("", "")
             return
         parts: list[str] = []
         holes: list[int] = []
@@ -81,10 +83,39 @@ class Stencil:
         if _CLOSE in "".join(parts) + rest:
             raise Unstencillable(f"a placeholder was changed, not placed whole: {text!r}")
         parts.append(rest)
+        self._set(tuple(parts), tuple(holes))
+
+    def _set(self, parts: tuple[str, ...], holes: tuple[int, ...]) -> None:
         self._format = "".join(p.replace("{", "{{").replace("}", "}}") + f"{{{slot}}}"
                                for p, slot in zip(parts, holes, strict=False)) \
-            + rest.replace("{", "{{").replace("}", "}}")
-        self._holes, self._raw = tuple(holes), False
+            + parts[-1].replace("{", "{{").replace("}", "}}")
+        self._parts, self._holes, self._raw = parts, holes, False
+
+    def cut(self, late: Collection[int]) -> tuple[list[Stencil], list[int]]:
+        """This stencil cut at the holes of the ``late`` slots: the stencils of the text
+        between them (filled now, from the other slots) and the late slots in order (their
+        encoded values go between those texts later), for a text whose last few values are
+        known only by another process than the one that fills the rest."""
+        if self._raw:
+            raise Unstencillable("a raw value has no text to cut")
+        pieces: list[Stencil] = []
+        order: list[int] = []
+        parts: list[str] = [self._parts[0]]
+        holes: list[int] = []
+        for slot, after in zip(self._holes, self._parts[1:], strict=True):
+            if slot in late:
+                piece = Stencil.__new__(Stencil)
+                piece._set(tuple(parts), tuple(holes))
+                pieces.append(piece)
+                order.append(slot)
+                parts, holes = [after], []
+            else:
+                holes.append(slot)
+                parts.append(after)
+        piece = Stencil.__new__(Stencil)
+        piece._set(tuple(parts), tuple(holes))
+        pieces.append(piece)
+        return pieces, order
 
     @property
     def filler(self) -> Any:

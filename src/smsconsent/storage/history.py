@@ -1,10 +1,14 @@
-"""Reading the ledger's rows: events with the hash before each (``chained``), a page of
-them, an event's previous hash, a contact's stored state. No lock is taken: for reads and for
-the ledger's own transaction (storage/ledger.py) alike."""
+"""Reading the ledger: events with their previous hash, a contact's events and state, pages of
+history. Apart from the write path (ledger.py), which uses a few of them.
+
+The previous hash is not stored beside each event (it is the hash of the event before,
+``seq - 1``): ``chained`` joins it back, so every event read still carries it.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, bindparam, func, literal_column, select
@@ -35,10 +39,6 @@ def previous_hash(conn: Connection, workspace_id: int, seq: int) -> str:
     return GENESIS if row is None else str(row[0])
 
 
-_HASH = Prepared(select(t.events.c.hash).where(
-    t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
-
-
 def recorded_event(row: Any) -> RecordedEvent:
     """An event read through ``chained``."""
     return RecordedEvent(
@@ -46,6 +46,26 @@ def recorded_event(row: Any) -> RecordedEvent:
         actor=row.actor, contact=row.contact, data=json.loads(row.data),
         provider_id=row.provider_id, prev_hash=row.prev_hash, hash=row.hash,
     )
+
+
+_HASH = Prepared(select(t.events.c.hash).where(
+    t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
+
+
+def fold(phone: str, events: Iterator[RecordedEvent] | list[RecordedEvent]) -> ContactState:
+    """Rebuild a contact's state from its events, in the order they happened."""
+    state = ContactState(phone)
+    for ev in sorted(events, key=lambda e: (e.occurred_at, e.seq)):
+        state.apply(ev.type, ev.occurred_at, ev.actor, ev.data)
+    return state
+
+
+def contact_events(conn: Connection, workspace_id: int, phone: str) -> list[RecordedEvent]:
+    rows = conn.execute(
+        chained(t.events.c.workspace_id == workspace_id, t.events.c.contact == phone)
+        .order_by(t.events.c.seq)
+    )
+    return [recorded_event(r) for r in rows]
 
 
 def events_page(conn: Connection, workspace_id: int, *, contact: str | None = None,
@@ -60,10 +80,16 @@ def events_page(conn: Connection, workspace_id: int, *, contact: str | None = No
     return [recorded_event(r) for r in rows]
 
 
-STORED_STATE = Prepared(select(t.contacts.c.state).where(
+_STATE = Prepared(select(t.contacts.c.state).where(
     t.contacts.c.workspace_id == bindparam("ws"), t.contacts.c.phone == bindparam("phone")))
 
 
+def stored_text(conn: Connection, workspace_id: int, phone: str) -> str | None:
+    """The contact's stored state JSON (None: no row)."""
+    row = _STATE.first(conn, ws=workspace_id, phone=phone)
+    return None if row is None else str(row[0])
+
+
 def stored_state(conn: Connection, workspace_id: int, phone: str) -> ContactState | None:
-    row = STORED_STATE.first(conn, ws=workspace_id, phone=phone)
-    return stored_contact(phone, row[0]) if row else None
+    text = stored_text(conn, workspace_id, phone)
+    return None if text is None else stored_contact(phone, text)
