@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from smsconsent import services
 from smsconsent.domain.events import CONTACT, Event, EventType
+from smsconsent.domain.workspace import Workspace
 from smsconsent.errors import BadInput
 from smsconsent.services import Store
 from smsconsent.services.base import load_workspace
@@ -46,6 +47,14 @@ def _counted(runs: list[str], phone: str) -> Callable[[Ledger], int]:
     return body
 
 
+def _acme(store: Store) -> tuple[Workspace, int]:
+    """A new workspace "acme", and how many events the store holds before the test's."""
+    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
+    with store.read() as conn:
+        ws = load_workspace(conn, "acme")
+    return ws, _events(store, ws.id)
+
+
 def _events(store: Store, workspace_id: int) -> int:
     with store.read() as conn:
         return int(conn.execute(select(func.count()).select_from(t.events).where(
@@ -53,10 +62,7 @@ def _events(store: Store, workspace_id: int) -> int:
 
 
 def test_a_failing_text_is_undone_alone_and_all_wait_for_the_commit(store: Store) -> None:
-    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
-    with store.read() as conn:
-        ws = services.base.load_workspace(conn, "acme")
-    before = _events(store, ws.id)
+    ws, before = _acme(store)
     group = GroupCommit(store)
     commits: list[int] = []
     commits_at_answer: list[int] = []
@@ -102,10 +108,7 @@ def test_a_failing_text_is_undone_alone_and_all_wait_for_the_commit(store: Store
 
 
 def test_a_failed_commit_fails_every_text_of_the_group(store: Store) -> None:
-    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
-    with store.read() as conn:
-        ws = services.base.load_workspace(conn, "acme")
-    before = _events(store, ws.id)
+    ws, before = _acme(store)
 
     @event.listens_for(store.engine, "commit")
     def _refuse(_conn: object) -> None:
@@ -139,10 +142,7 @@ def test_a_lost_connection_runs_the_group_again_unless_its_commit_was_sent(
     (whether it committed is not known) and its texts ran once."""
     if is_sqlite(store.engine):
         pytest.skip("a PostgreSQL backend is ended")
-    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
-    with store.read() as conn:
-        ws = services.base.load_workspace(conn, "acme")
-    before = _events(store, ws.id)
+    ws, before = _acme(store)
     runs: list[str] = []
 
     def backend(ledger: Ledger) -> int:
@@ -210,10 +210,7 @@ def _holding(group: GroupCommit, workspace_id: int) -> tuple[Future[bool], threa
 def test_a_text_whose_statement_fails_is_left_out_and_the_others_commit(store: Store) -> None:
     """A body whose SQL fails (which aborts a PostgreSQL transaction) is answered with that
     error; the other texts of its group run again without it and commit, on one chain."""
-    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
-    with store.read() as conn:
-        ws = services.base.load_workspace(conn, "acme")
-    before = _events(store, ws.id)
+    ws, before = _acme(store)
     runs: list[str] = []
 
     def broken(ledger: Ledger) -> None:
@@ -296,9 +293,7 @@ def test_a_provider_id_recorded_but_not_yet_written_is_seen(store: Store) -> Non
     """A ledger resumed from one not closed (PostgreSQL: its events not written yet) finds a
     provider id the one before recorded, as the same event the database gives once written,
     its previous hash included."""
-    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
-    with store.read() as conn:
-        ws = load_workspace(conn, "acme").id
+    ws = _acme(store)[0].id
     with writing(store.engine) as conn:
         first = Ledger.open(conn, ws, store.now)
         recorded = [first.record(Event(EventType.INBOUND_RECEIVED, first.recorded_at, CONTACT,
@@ -317,10 +312,8 @@ def test_a_text_whose_writes_fail_at_the_shared_close_is_left_out(store: Store) 
     its column) gets the error, and the others commit on one chain."""
     if is_sqlite(store.engine):
         pytest.skip("SQLite does not refuse a string longer than its column")
-    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
-    with store.read() as conn:
-        ws = load_workspace(conn, "acme").id
-    before = _events(store, ws)
+    acme, before = _acme(store)
+    ws = acme.id
     group = GroupCommit(store)
     group.start()
     try:
@@ -345,10 +338,7 @@ def test_texts_awaited_on_an_event_loop_share_a_group_and_wait_for_its_commit(
     """``GroupCommit.run`` (the HTTP service's way): texts awaited together on an event loop
     share one transaction, each gets its own value or error, none before the commit; a
     request cancelled while it waits leaves its text committed and the writer working."""
-    services.create_workspace(store, "acme", business_name="Acme", contact="help@acme.test")
-    with store.read() as conn:
-        ws = services.base.load_workspace(conn, "acme")
-    before = _events(store, ws.id)
+    ws, before = _acme(store)
     commits: list[int] = []
 
     @event.listens_for(store.engine, "commit")
