@@ -33,8 +33,12 @@ from typing import Any
 
 import gen
 from smsconsent.services.imports import BATCH
-from smsconsent.storage.database import make_engine, upgrade
-from smsconsent.storage.ledger import BULK_CHECKPOINT_PAGES, DEFAULT_CHECKPOINT_PAGES
+from smsconsent.storage.database import (
+    BULK_CHECKPOINT_PAGES,
+    DEFAULT_CHECKPOINT_PAGES,
+    make_engine,
+    upgrade,
+)
 
 BASE_SCHEMA = "0003"  # the schema before the leaner rows; every variant starts from it
 RECORDED = "2026-11-23T19:05:55.263899Z"

@@ -30,8 +30,12 @@ from pathlib import Path
 import gen
 from floor import DATA, SMALL_STATE
 from smsconsent.services.imports import BATCH
-from smsconsent.storage.database import make_engine, upgrade
-from smsconsent.storage.ledger import DEFAULT_CHECKPOINT_PAGES, bulk_checkpoint_pages
+from smsconsent.storage.database import (
+    DEFAULT_CHECKPOINT_PAGES,
+    bulk_checkpoint_pages,
+    make_engine,
+    upgrade,
+)
 
 WINDOW = 100_000
 LOOKUP = ("SELECT phone, state FROM contacts WHERE workspace_id = ? "

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import gen
 from smsconsent.services.imports import BATCH
-from smsconsent.storage.database import ensure_schema, make_engine
-from smsconsent.storage.ledger import bulk_checkpoint_pages
+from smsconsent.storage.database import bulk_checkpoint_pages, ensure_schema, make_engine
 
 
 def floor(source: Path, target: Path, batch: int) -> float:

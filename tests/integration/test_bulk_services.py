@@ -102,7 +102,7 @@ def test_record_many_mixes_stencilled_and_generic_events(store: Store) -> None:
 def test_bulk_import_leaves_sqlite_checkpointing_as_usual(sqlite_url: str) -> None:
     """Batches checkpoint the WAL rarely; the last one restores SQLite's default."""
     from smsconsent.storage import database
-    from smsconsent.storage.ledger import DEFAULT_CHECKPOINT_PAGES
+    from smsconsent.storage.database import DEFAULT_CHECKPOINT_PAGES
 
     store = Store(database.make_engine(sqlite_url))
     database.ensure_schema(store.engine)

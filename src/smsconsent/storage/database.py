@@ -201,6 +201,30 @@ def _use_wal(cur: Any) -> str:
             time.sleep(0.005)
 
 
+DEFAULT_CHECKPOINT_PAGES = 1000  # SQLite's own default
+BULK_CHECKPOINT_PAGES = 100_000  # of 4 KiB (~400 MB of WAL at most), during a bulk write only
+
+
+def bulk_checkpoint_pages(page_size: int) -> int:
+    """``BULK_CHECKPOINT_PAGES`` in pages of ``page_size`` bytes: the same WAL size."""
+    return BULK_CHECKPOINT_PAGES * 4096 // page_size
+
+
+def bulk_checkpoints(conn: Connection, *, ending: bool) -> None:
+    """Checkpoint a bulk write's transactions only once it ends (``ending``: its last).
+
+    SQLite copies the WAL back into the database (a checkpoint) after any commit that leaves
+    the WAL over 1,000 pages: a bulk import would then rewrite the same index pages at every
+    batch. During the import the connection checkpoints only past ``BULK_CHECKPOINT_PAGES``;
+    its last batch restores the default, so its commit checkpoints. Durability is unchanged:
+    every commit still syncs the WAL. Nothing to do on PostgreSQL.
+    """
+    if is_sqlite(conn):
+        page = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+        pages = DEFAULT_CHECKPOINT_PAGES if ending else bulk_checkpoint_pages(page)
+        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
+
+
 def is_sqlite(conn: Connection | Engine) -> bool:
     return conn.dialect.name == "sqlite"
 

@@ -16,22 +16,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    and_,
-    bindparam,
-    insert,
-    literal_column,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import Connection, and_, bindparam, insert, literal_column, select, true, update
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
 from smsconsent.storage import tables as t
 from smsconsent.storage.chain import canonical, event_hash
-from smsconsent.storage.database import is_sqlite
+from smsconsent.storage.database import bulk_checkpoints, is_sqlite
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
 from smsconsent.storage.history import chained, contact_events, fold, previous_hash, stored_text
 from smsconsent.storage.pg_close import close_ledger, texts_reads
@@ -47,13 +38,6 @@ from smsconsent.storage.stencil import Unstencillable
 
 EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recorded_at", "actor",
                  "provider_id", "data", "hash")
-DEFAULT_CHECKPOINT_PAGES = 1000  # SQLite's own default
-BULK_CHECKPOINT_PAGES = 100_000  # of 4 KiB (~400 MB of WAL at most), during a bulk write only
-
-
-def bulk_checkpoint_pages(page_size: int) -> int:
-    """``BULK_CHECKPOINT_PAGES`` in pages of ``page_size`` bytes: the same WAL size."""
-    return BULK_CHECKPOINT_PAGES * 4096 // page_size
 
 
 @dataclass
@@ -147,18 +131,9 @@ class Ledger:
                    _opened_seq=head_seq, _batched=not is_sqlite(conn), held=held or {})
 
     def bulk(self, *, ending: bool) -> None:
-        """Mark this transaction as one of a bulk write's (``ending``: its last).
-
-        SQLite copies the WAL back into the database (a checkpoint) after any commit that
-        leaves the WAL over 1,000 pages: a bulk import would then rewrite the same index pages
-        at every batch. During the import the connection checkpoints only past
-        ``BULK_CHECKPOINT_PAGES``; its last batch restores the default, so its commit
-        checkpoints. Durability is unchanged: every commit still syncs the WAL.
-        """
-        if is_sqlite(self.conn):
-            page = self.conn.exec_driver_sql("PRAGMA page_size").scalar_one()
-            pages = DEFAULT_CHECKPOINT_PAGES if ending else bulk_checkpoint_pages(page)
-            self.conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
+        """Mark this transaction as one of a bulk write's (``ending``: its last): on SQLite,
+        checkpoints put off until the last (``database.bulk_checkpoints``)."""
+        bulk_checkpoints(self.conn, ending=ending)
 
     # -- contacts ------------------------------------------------------------------------------
     def state(self, phone: str) -> ContactState:
