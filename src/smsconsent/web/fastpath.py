@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any, get_args
 
 from fastapi import FastAPI
@@ -228,12 +229,14 @@ class FastRoutes:
                                                         *webhooks.router.routes)
                        if isinstance(route, APIRoute) and "POST" in (route.methods or ())}
 
-    def _server_errors(self, app: ASGIApp) -> ServerErrorMiddleware:
-        """``app`` inside the server-error layer FastAPI builds (Starlette's, with the 500
-        or ``Exception`` handler the app installed)."""
+    @cached_property
+    def _guarded(self) -> ServerErrorMiddleware:
+        """``_answer`` inside the server-error layer FastAPI builds (Starlette's, with the 500
+        or ``Exception`` handler the app installed): made once, at the first hot request, when
+        the app's handlers are all installed."""
         handlers = self.owner.exception_handlers
         handler = handlers.get(500) or handlers.get(Exception)
-        return ServerErrorMiddleware(app, handler=handler, debug=self.owner.debug)
+        return ServerErrorMiddleware(self._answer, handler=handler, debug=self.owner.debug)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         matched = None
@@ -253,23 +256,36 @@ class FastRoutes:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        template, handler = matched
-        answered: list[Response] = []
-
-        async def answer(scope: Scope, receive: Receive, send: Send) -> None:
-            scope["route"] = self.routes[template]  # the route FastAPI matches, even for a 500
-            try:
-                response = await handler(self.state, scope, b"".join(chunks))
-            except Answered as done:
-                response = done.response
-            except (Fallback, SmsConsentError):
-                return  # FastAPI answers, below: outside this server-error layer
-            answered.append(response)
-            await response(scope, receive, send)
-
-        await self._server_errors(answer)(scope, receive, send)
-        if not answered:
+        request = _Hot(*matched, b"".join(chunks))
+        scope[_HOT] = request
+        await self._guarded(scope, receive, send)
+        if not request.answered:
             await self.app(scope, _replay(messages, receive), send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request: _Hot = scope[_HOT]
+        scope["route"] = self.routes[request.template]  # the route FastAPI matches, even for a 500
+        try:
+            response = await request.handler(self.state, scope, request.raw)
+        except Answered as done:
+            response = done.response
+        except (Fallback, SmsConsentError):
+            return  # FastAPI answers, in __call__: outside this server-error layer
+        request.answered = True
+        await response(scope, receive, send)
+
+
+_HOT = "smsconsent.hot"  # the scope key of a hot request's _Hot
+
+
+@dataclass
+class _Hot:
+    """A hot request on its way through the server-error layer."""
+
+    template: str
+    handler: Handler
+    raw: bytes
+    answered: bool = False
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
