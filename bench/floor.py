@@ -69,6 +69,7 @@ class Variant:
     hash_blob: bool = False
     drop: tuple[str, ...] = ()  # indexes dropped after the schema is built
     contacts_no_pk: bool = False  # contacts rebuilt without its primary key (no autoindex)
+    contacts_without_rowid: bool = False  # contacts keyed by (workspace_id, phone) alone
     page_size: int = 4096
     cache_kib: int = 65536
     sync_during: str = "FULL"  # the last batch always commits with FULL
@@ -155,6 +156,19 @@ VARIANTS = [
            {"form": "slim", "hash_blob": True, "drop": ("ix_events_contact",)}),
           ("slim_tiny_state", "slim events, contact rows with a 20-byte state",
            {"form": "slim", "hash_blob": True, "state": TINY_STATE}),
+          # Session 6: a rollback journal for the bulk write (pages written once, not
+          # to the WAL and again by the checkpoint)
+          ("now_journal_delete", "today's form, journal_mode=DELETE",
+           {"pragmas": {"journal_mode": "DELETE"}}),
+          ("now_journal_truncate", "today's form, journal_mode=TRUNCATE",
+           {"pragmas": {"journal_mode": "TRUNCATE"}}),
+          ("now_journal_persist", "today's form, journal_mode=PERSIST",
+           {"pragmas": {"journal_mode": "PERSIST"}}),
+          ("now_journal_16k", "today's form, journal_mode=TRUNCATE, 16 KiB pages",
+           {"pragmas": {"journal_mode": "TRUNCATE"}, "page_size": 16384}),
+          ("now_16k", "today's form, 16 KiB pages", {"page_size": 16384}),
+          ("now_contacts_without_rowid", "today's form, contacts WITHOUT ROWID",
+           {"contacts_without_rowid": True}),
       ]
       for suffix, said, extra in [("", "", {}),
                                   ("_events_only", ": events alone", {"contacts": False}),
@@ -233,6 +247,13 @@ def prepare(path: Path, variant: Variant) -> sqlite3.Connection:
         con.execute("CREATE TABLE contacts (workspace_id INTEGER, phone VARCHAR(20), "
                     "status VARCHAR(16), blocked BOOLEAN, lists TEXT, state TEXT, "
                     "updated_at VARCHAR(32))")
+        con.execute("CREATE INDEX ix_contacts_status ON contacts (workspace_id, status)")
+    if variant.contacts_without_rowid:
+        con.execute("DROP TABLE contacts")
+        con.execute("CREATE TABLE contacts (workspace_id INTEGER NOT NULL, phone VARCHAR(20) "
+                    "NOT NULL, status VARCHAR(16) NOT NULL, blocked BOOLEAN NOT NULL, lists "
+                    "TEXT NOT NULL, state TEXT NOT NULL, updated_at VARCHAR(32) NOT NULL, "
+                    "PRIMARY KEY (workspace_id, phone)) WITHOUT ROWID")
         con.execute("CREATE INDEX ix_contacts_status ON contacts (workspace_id, status)")
     for pragma, value in {"journal_mode": "WAL", "synchronous": "FULL",
                           "cache_size": -variant.cache_kib, "foreign_keys": "ON",

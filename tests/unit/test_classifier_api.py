@@ -80,6 +80,19 @@ def test_rule_must_start_with_a_required_word() -> None:
         compile_rule("r", "... me", Intent.OPT_OUT, "en", {}, ((), (), ()))
 
 
+def test_start_anchor_only_first_and_only_after_fillers() -> None:
+    """``^`` starts a pattern only, and its match needs nothing but fillers before it in the
+    clause: a workspace phrase "^ no more deals" reads "ok, no more deals" but not "there are no
+    more deals"."""
+    with pytest.raises(PolicyError, match=r"\^ may only start"):
+        compile_rule("r", "no ^ more", Intent.OPT_OUT, "en", {}, ((), (), ()))
+    policy = KeywordPolicy.from_dict({"phrases": {"opt_out": {"add": ["^ no more deals"]}}})
+    assert classify("ok, no more deals", policy).intent is Intent.OPT_OUT
+    assert classify("please no more deals!", policy).intent is Intent.OPT_OUT
+    assert classify("there are no more deals", policy).intent is Intent.NONE
+    assert classify("sad: there are no more deals", policy).intent is Intent.NONE
+
+
 def test_explanations_name_the_rule_and_the_words() -> None:
     """An auditor reads which rule matched and on which words."""
     result = classify("please stop texting me")

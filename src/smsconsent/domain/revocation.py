@@ -12,6 +12,7 @@ A rule is a pattern of space-separated elements, matched against the words of on
 ``word``      that word (folded: lower case, no accents; "m'envoyer" is the two words "m envoyer")
 ``...``       up to three words of anything
 ``$``         the end of the clause, with only filler words before it
+``^``         (first only) the start of the clause, with only filler words after it
 
 A match counts unless a negation cue of the rule's language stands right before it in the same
 clause, or before it with only "bridge" words between (at most five: "I don't *want you to* stop
@@ -64,6 +65,7 @@ class CompiledRule:
     negation: tuple[tuple[str, ...], ...]
     bridges: frozenset[str]
     rhetorical: frozenset[str]
+    anchored: bool = False  # ``^``: only filler words may come before the match in its clause
 
 
 def _split(entries: Iterable[str]) -> tuple[tuple[str, ...], ...]:
@@ -84,11 +86,15 @@ def compile_rule(
     """
     negation, bridges, rhetorical = negation_words
     elements: list[_Element] = []
-    for part in pattern.split():
+    parts = pattern.split()
+    anchored = bool(parts) and parts[0] == "^"
+    for part in parts[1:] if anchored else parts:
         if part == "...":
             elements.append(_Element(_ANY))
         elif part == "$":
             elements.append(_Element(_END))
+        elif part == "^":
+            raise PolicyError(f"rule {name!r}: ^ may only start a pattern")
         elif part.startswith("{"):
             optional = part.endswith("?")
             class_name = part.strip("{}?")
@@ -109,6 +115,7 @@ def compile_rule(
         negation=_split(negation),
         bridges=frozenset(w for b in bridges for w in words(fold(b))),
         rhetorical=frozenset(w for b in rhetorical for w in words(fold(b))),
+        anchored=anchored,
     )
 
 
@@ -138,6 +145,8 @@ class PhraseReader:
             tokens = tuple(clause)
             for start, token in enumerate(tokens):
                 for rule in by_first.get(token, ()):
+                    if rule.anchored and not self._only_fillers(tokens[:start]):
+                        continue
                     end = self._match(rule.elements, 0, tokens, start)
                     if end < 0:
                         continue
@@ -159,9 +168,7 @@ class PhraseReader:
             return i
         element = elements[k]
         if element.kind == _END:
-            rest = tokens[i:]
-            ok = all(t in self._fillers or t.isdigit() for t in rest)
-            return i if ok else -1
+            return i if self._only_fillers(tokens[i:]) else -1
         if element.kind == _ANY:
             for j in range(i, min(len(tokens), i + _GAP) + 1):
                 end = self._match(elements, k + 1, tokens, j)
@@ -178,6 +185,10 @@ class PhraseReader:
         if element.kind == _OPTIONAL:
             return self._match(elements, k + 1, tokens, i)
         return -1
+
+
+    def _only_fillers(self, tokens: tuple[str, ...]) -> bool:
+        return all(t in self._fillers or t.isdigit() for t in tokens)
 
 
 def _negation(rule: CompiledRule, tokens: tuple[str, ...], start: int) -> tuple[str, ...] | None:
