@@ -20,7 +20,7 @@ from smsconsent.domain.classification import Classification, Intent, KeywordPoli
 from smsconsent.domain.classifier import classify
 from smsconsent.domain.clock import parse_ts
 from smsconsent.domain.consent import OPTED_IN, OPTED_OUT
-from smsconsent.domain.events import CONTACT, SYSTEM, Event, EventType
+from smsconsent.domain.events import CONTACT, SYSTEM, Event, EventType, RecordedEvent
 from smsconsent.domain.phones import NumberKind
 from smsconsent.domain.scopes import keys_covering, scope_key
 from smsconsent.domain.workspace import Number, Workspace
@@ -35,6 +35,7 @@ from smsconsent.services.base import (
     parse_sender,
 )
 from smsconsent.storage import tables as t
+from smsconsent.storage.history import contact_events, fold
 from smsconsent.storage.ledger import Ledger
 from smsconsent.storage.prepared import Prepared
 
@@ -205,6 +206,8 @@ def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
     changes: list[Event] = []
     action, reply, kind = _act(ledger, ws, number, contact, reading, when,
                                inbound.provider_handled, changes)
+    if changes and _overtaken(ledger, number, contact, when, action, reading.list, changes):
+        action, reply, kind = "superseded", None, None
     ledger.append(Event(EventType.INBOUND_RECEIVED, when, CONTACT, contact, data={
         "body": inbound.body, "to": our, "intent": reading.intent.value, "action": action,
         "classification": reading.to_dict()}, provider_id=provider_id))
@@ -218,6 +221,35 @@ def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
             inbound.on_reply(ledger.conn, ws, our, contact, reply)
     return InboundResult(ws.name, contact, reading.intent.value, action, reply, False,
                          reading.to_dict())
+
+
+def _overtaken(ledger: Ledger, number: Number, contact: str, when: str, action: str,
+               list_name: str | None, changes: list[Event]) -> bool:
+    """Whether a text delivered late is undone by what the contact did after it.
+
+    The fold places a change by the time it happened, so a START older than a STOP already
+    recorded (or a STOP older than a START) leaves the present as it was: the newer wish wins.
+    Such a text is still recorded, but it owes no reply: "resubscribed" after a later STOP
+    would be a message after STOP, and "unsubscribed" after a later START is false.
+    """
+    latest = ledger.state(contact).last_at
+    if latest is None or when >= latest:
+        return False  # the usual case: nothing recorded happened after this text
+    events = contact_events(ledger.conn, ledger.workspace_id, contact)
+    top = ledger.head_seq
+    events += [RecordedEvent(top + i, change.type.value, change.occurred_at, "", change.actor,
+                             contact, change.data, None, "", "")
+               for i, change in enumerate(changes, start=1)]
+    after = fold(contact, events)
+    covering = keys_covering(number.number, number.campaign)
+    if action == "opted_out":
+        return not after.is_opted_out(covering)
+    if action in ("opted_in", "opted_in_by_message"):
+        return after.is_opted_out(covering)
+    if action == "list_opted_out" and list_name is not None:
+        sub = after.lists.get(list_name)
+        return sub is None or sub.status != OPTED_OUT
+    return False
 
 
 def _act(ledger: Ledger, ws: Workspace, number: Number, contact: str, reading: Classification,
