@@ -156,13 +156,16 @@ def handle_inbound(store: Store, sender: str, to: str, body: str, *,
 def read_inbound(store: Store, sender: str, to: str, body: str, *,
                  provider_id: str | None = None, at: str | None = None,
                  provider_handled: bool = False, on_reply: ReplyHook | None = None,
-                 workspace: str | None = None, found: Addressed | None = None) -> Inbound:
+                 workspace: str | None = None, found: Addressed | None = None,
+                 handled_as: str | None = None) -> Inbound:
     """The first half of ``handle_inbound``: check and classify the text, reading only (no
     lock), so the HTTP service can run it on its event loop and hand the second half to the
     group commit (services/group_commit.GroupCommit).
 
     ``found``: what ``addressed`` and the lists' keywords give for ``to`` and ``workspace``,
-    when the caller read them already (services/hot_reads.py), so they are not read again."""
+    when the caller read them already (services/hot_reads.py), so they are not read again.
+    ``handled_as``: what the provider's own opt-out handling did with the text (Twilio's
+    ``OptOutType``), which ``provider_reading`` makes the reading."""
     check_body(body)
     our = parse_sender(to)
     occurred = parse_ts(at) if at else None
@@ -179,8 +182,31 @@ def read_inbound(store: Store, sender: str, to: str, body: str, *,
     contact = parse_contact(sender, ws.region)
     policy = keyword_policy(ws, number, lists)
     reading = classify(body, policy)  # outside the lock: the text is read as it arrived
+    if handled_as is not None:
+        reading = provider_reading(reading, handled_as)
     return Inbound(our, contact, body, number, ws, reading, provider_id, occurred,
                    provider_handled, on_reply)
+
+
+# What Twilio's Advanced Opt-Out did with a text (its ``OptOutType``).
+_PROVIDER_INTENTS = {"STOP": Intent.OPT_OUT, "START": Intent.OPT_IN, "HELP": Intent.HELP}
+
+
+def provider_reading(reading: Classification, handled_as: str) -> Classification:
+    """The reading of a text the provider's own opt-out handling already acted on.
+
+    Twilio's Advanced Opt-Out may hold keywords of its own (a Messaging Service's custom
+    lists); once it has opted a contact out it refuses every send to them, whatever we read.
+    So what it did is what the ledger records, with an explanation that says so; a text we
+    read the same way keeps our reading.
+    """
+    intent = _PROVIDER_INTENTS.get(handled_as)
+    if intent is None or (reading.intent is intent and reading.list is None):
+        return reading
+    return Classification(intent, "keyword", None, reading.language, None,
+                          f"the provider's own opt-out handling answered this text as "
+                          f"{handled_as} (Twilio OptOutType); our reading was "
+                          f"{reading.intent.value}")
 
 
 def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
