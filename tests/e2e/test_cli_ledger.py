@@ -65,6 +65,16 @@ def test_help_reply_and_help_text_validation(sqlite_cli: Cli) -> None:
     assert help_.json()["reply"].startswith("Acme: help at help@acme.test")
 
 
+def test_workspace_set_refuses_empty_business_details(acme: Cli) -> None:
+    """``workspace set --business-name ""`` is a clear error (exit 2), as on create."""
+    before = acme("workspace", "show", "default").json()
+    for option in ("--business-name", "--contact"):
+        run = acme("workspace", "set", "default", option, "")
+        assert run.code == 2, (option, run.out)
+        assert "required" in run.err
+    assert acme("workspace", "show", "default").json() == before
+
+
 def test_agents_guardrails(acme: Cli) -> None:
     """opt-in after a keyword STOP needs --evidence (exit 1 without); block refuses opt-in."""
     acme("inbound", "--from", ALICE, "--to", OURS, "--body", "STOP")
