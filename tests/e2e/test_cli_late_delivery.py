@@ -8,6 +8,8 @@ after STOP, and an "unsubscribed" text to a contact who has since texted START i
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tests.conftest import Cli
@@ -61,3 +63,21 @@ def test_late_texts_that_still_change_the_present_are_answered(acme: Cli) -> Non
     assert stop["action"] == "opted_out"
     assert isinstance(stop["reply"], str) and "START" in stop["reply"]
     assert acme("check", "--from", OURS, "--to", ALICE).json()["reason"] == "opted_out"
+
+
+def test_a_time_in_the_future_is_refused_and_records_nothing(acme: Cli) -> None:
+    """A future ``--at`` would order the text after everything the contact does until then
+    (a STOP dated 2099 would make every START until then 'superseded'): it is bad input, as
+    in the imports (``future_time``); a provider clock a little ahead is taken as now."""
+    before = acme("audit", "verify").json()["events"]
+    run = acme("inbound", "--from", ALICE, "--to", OURS, "--body", "START",
+               "--at", "2099-01-01T00:00:00Z")
+    assert run.code == 2
+    assert '"future_time"' in run.err
+    assert acme("audit", "verify").json()["events"] == before
+    soon = datetime.now(UTC) + timedelta(seconds=90)
+    stop = _text(acme, "STOP", soon.isoformat(), "SM1")
+    assert stop["action"] == "opted_out"
+    start = _text(acme, "START", datetime.now(UTC).isoformat(), "SM2")
+    assert start["action"] == "opted_in"  # the STOP was placed at its arrival, not after this
+    assert acme("check", "--from", OURS, "--to", ALICE).json()["allowed"] is True

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from smsconsent.domain.classification import Classification, Intent, KeywordPolicy
 from smsconsent.domain.classifier import classify
-from smsconsent.domain.clock import parse_ts
+from smsconsent.domain.clock import arrival_time
 from smsconsent.domain.consent import OPTED_IN, OPTED_OUT
 from smsconsent.domain.events import CONTACT, SYSTEM, Event, EventType, RecordedEvent
 from smsconsent.domain.phones import NumberKind
@@ -168,7 +168,7 @@ def read_inbound(store: Store, sender: str, to: str, body: str, *,
     ``OptOutType``), which ``provider_reading`` makes the reading."""
     check_body(body)
     our = parse_sender(to)
-    occurred = parse_ts(at) if at else None
+    occurred = arrival_time(at, store.clock()) if at else None
     if provider_id is not None:
         check_text(provider_id, "the provider message id", 128)
         provider_id = provider_id.strip() or None
