@@ -183,6 +183,18 @@ def test_global_options_after_the_command(acme: Cli, sqlite_url: str) -> None:
     assert result.code == 0 and result.json()["workspace"] == "default"
 
 
+def test_format_before_the_command(acme: Cli, sqlite_url: str) -> None:
+    """--format, like --db and --workspace, may stand before the command (exit status and
+    output as when it follows); a command without --format still refuses it."""
+    table = acme("--format", "table", "status", ALICE)
+    assert table.code == 0, table.err
+    assert "status" in table.out and not table.out.startswith("{")
+    mixed = acme("--db", sqlite_url, "--format=json", "--workspace", "default", "check",
+                 "--from", OURS, "--to", ALICE)
+    assert (mixed.code, mixed.json()["allowed"]) == (0, True)
+    assert acme("--format", "table", "classify", "STOP").code == 2
+
+
 def test_every_command_help_ends_in_an_example() -> None:
     """Every command documents itself with an example (its --help is the reference)."""
     from typer.main import get_command
