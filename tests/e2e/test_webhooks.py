@@ -173,6 +173,18 @@ def test_telnyx_bad_signature_stale_or_other_events(tenant: Tenant) -> None:
     assert _events(tenant) == before
 
 
+def test_telnyx_signed_body_that_is_no_event_is_422(tenant: Tenant) -> None:
+    """Signed JSON that is not a Telnyx event at all (no ``data`` object with an
+    ``event_type``) is malformed (422 ``malformed_event``), not acknowledged as ignored: a
+    misconfigured sender must hear of it. Nothing is recorded."""
+    before = _events(tenant)
+    for doc in ([1, 2], {}, {"data": {}}, {"data": []}, {"data": {"event_type": 5}}):
+        answer = tenant.telnyx(doc)  # type: ignore[arg-type]
+        assert answer.status_code == 422, (doc, answer.text)
+        assert answer.json()["error"]["code"] == "malformed_event"
+    assert _events(tenant) == before
+
+
 def test_telnyx_reply_survives_a_provider_outage(tenant: Tenant, fake_telnyx: FakeProvider,
                                                  e2e_store: Store) -> None:
     """Provider down: the reply waits and is retried with backoff; back up: sent once."""
