@@ -161,3 +161,17 @@ def test_help_is_complete_and_ends_with_an_example() -> None:
     for option in ("--jsonl", "--policy", "--keywords"):
         assert option in done.stdout
     assert "blank" in done.stdout
+
+
+def test_jsonl_and_keywords_file_saved_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """Files saved by Windows tools often start with a UTF-8 BOM (the CSV imports accept one):
+    it is not part of the first line, nor of a --keywords file."""
+    policy = tmp_path / "kw.toml"
+    policy.write_bytes('\ufeff[opt_out]\nadd = ["BASTA YA"]\n'.encode())
+    stdin = '\ufeff{"id": 1, "body": "STOP"}\r\n{"id": 2, "body": "basta ya"}\r\n'
+    done = run("classify", "--keywords", str(policy), "--jsonl", stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(a["id"], a["intent"]) for a in answers] == [(1, "opt_out"), (2, "opt_out")]
+    late = run("classify", "--jsonl", stdin='{"body": "STOP"}\n\ufeff{"body": "STOP"}\n')
+    assert late.returncode == 2 and "line 2" in late.stderr  # only a file's first bytes

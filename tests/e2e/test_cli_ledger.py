@@ -65,6 +65,16 @@ def test_help_reply_and_help_text_validation(sqlite_cli: Cli) -> None:
     assert help_.json()["reply"].startswith("Acme: help at help@acme.test")
 
 
+def test_workspace_set_refuses_empty_business_details(acme: Cli) -> None:
+    """``workspace set --business-name ""`` is a clear error (exit 2), as on create."""
+    before = acme("workspace", "show", "default").json()
+    for option in ("--business-name", "--contact"):
+        run = acme("workspace", "set", "default", option, "")
+        assert run.code == 2, (option, run.out)
+        assert "required" in run.err
+    assert acme("workspace", "show", "default").json() == before
+
+
 def test_agents_guardrails(acme: Cli) -> None:
     """opt-in after a keyword STOP needs --evidence (exit 1 without); block refuses opt-in."""
     acme("inbound", "--from", ALICE, "--to", OURS, "--body", "STOP")
@@ -171,6 +181,18 @@ def test_global_options_after_the_command(acme: Cli, sqlite_url: str) -> None:
     """--db and --workspace work after the command too."""
     result = acme("status", ALICE, "--workspace", "default", "--db", sqlite_url)
     assert result.code == 0 and result.json()["workspace"] == "default"
+
+
+def test_format_before_the_command(acme: Cli, sqlite_url: str) -> None:
+    """--format, like --db and --workspace, may stand before the command (exit status and
+    output as when it follows); a command without --format still refuses it."""
+    table = acme("--format", "table", "status", ALICE)
+    assert table.code == 0, table.err
+    assert "status" in table.out and not table.out.startswith("{")
+    mixed = acme("--db", sqlite_url, "--format=json", "--workspace", "default", "check",
+                 "--from", OURS, "--to", ALICE)
+    assert (mixed.code, mixed.json()["allowed"]) == (0, True)
+    assert acme("--format", "table", "classify", "STOP").code == 2
 
 
 def test_every_command_help_ends_in_an_example() -> None:

@@ -178,6 +178,18 @@ def test_workspace_patch_validates_help(tenant: Tenant) -> None:
     assert tenant.twilio_token not in str(shown)
 
 
+def test_workspace_patch_refuses_empty_business_details(tenant: Tenant) -> None:
+    """An empty business name or contact line is refused (422) as on create, not ignored."""
+    before = tenant.get("/v1/workspace").json()
+    for field in ("business_name", "contact"):
+        for blank in ("", "   "):
+            answer = tenant.server.client.patch("/v1/workspace", json={field: blank},
+                                                headers=tenant.auth())
+            assert answer.status_code == 422, (field, blank, answer.text)
+            assert answer.json()["error"]["code"] == "bad_input"
+    assert tenant.get("/v1/workspace").json() == before
+
+
 def test_workspace_patch_sets_keywords(tenant: Tenant) -> None:
     """PATCH /v1/workspace takes the workspace's own keywords (the --keywords file format):
     the next inbound is read with them; unreadable ones are 422 and change nothing."""

@@ -90,6 +90,27 @@ def test_twilio_advanced_opt_out_is_not_answered_twice(tenant: Tenant) -> None:
     assert tenant.get(PATH).json()["status"] != "opted_out"
 
 
+def test_twilio_advanced_opt_out_with_its_own_keywords_is_recorded(tenant: Tenant) -> None:
+    """Twilio's Advanced Opt-Out may hold keywords of its own (a Messaging Service's custom
+    list): when it says it opted the contact out (``OptOutType=STOP``) of a text we read
+    otherwise, Twilio already refuses every send to them, so the ledger records that opt-out;
+    likewise its START. Nothing is answered: Twilio did."""
+    out = tenant.twilio(_sms(tenant, "NOMORE", "SMk1", OptOutType="STOP"))
+    assert out.status_code == 200 and out.text.endswith("<Response/>")
+    state = tenant.get(PATH).json()
+    assert (state["status"], state["opted_out_scopes"]) == ("opted_out", ["sms:workspace"])
+    gate = tenant.post("/v1/check", {"from": tenant.number, "to": CONTACT}).json()
+    assert (gate["allowed"], gate["reason"]) == (False, "opted_out")
+    back = tenant.twilio(_sms(tenant, "RESUME", "SMk2", OptOutType="START"))
+    assert back.text.endswith("<Response/>")
+    assert tenant.get(PATH).json()["status"] == "opted_in"
+    events = tenant.get(f"{PATH}/events").json()["events"]
+    read = [e["data"]["classification"] for e in events if e["type"] == "inbound_received"]
+    assert [c["intent"] for c in read] == ["opt_out", "opt_in"]
+    assert all("OptOutType" in c["explanation"] for c in read)
+    assert tenant.get("/v1/audit/verify").json()["ok"] is True
+
+
 def test_twilio_unknown_workspace_number_and_malformed(tenant: Tenant, server: Server) -> None:
     """Unknown workspace 404; a number of no workspace 404; a broken form 400."""
     lost = server.client.post("/webhooks/twilio/nobody", data=_sms(tenant, "STOP", "SMn1"))
@@ -149,6 +170,18 @@ def test_telnyx_bad_signature_stale_or_other_events(tenant: Tenant) -> None:
     other = tenant.telnyx(telnyx_event(CONTACT, tenant.number, "hi", "tx-o",
                                        event_type="message.finalized"))
     assert other.status_code == 200 and other.json() == {"ignored": True}
+    assert _events(tenant) == before
+
+
+def test_telnyx_signed_body_that_is_no_event_is_422(tenant: Tenant) -> None:
+    """Signed JSON that is not a Telnyx event at all (no ``data`` object with an
+    ``event_type``) is malformed (422 ``malformed_event``), not acknowledged as ignored: a
+    misconfigured sender must hear of it. Nothing is recorded."""
+    before = _events(tenant)
+    for doc in ([1, 2], {}, {"data": {}}, {"data": []}, {"data": {"event_type": 5}}):
+        answer = tenant.telnyx(doc)  # type: ignore[arg-type]
+        assert answer.status_code == 422, (doc, answer.text)
+        assert answer.json()["error"]["code"] == "malformed_event"
     assert _events(tenant) == before
 
 

@@ -9,23 +9,33 @@ from __future__ import annotations
 from smsconsent.cli.app import app
 
 GLOBAL_OPTIONS = ("--db", "--workspace")
+FORMAT_OPTION = "--format"
 FLAGS = frozenset({"--jsonl", "--reopt-on-message", "--no-reopt-on-message",
                    "--essential-after-stop", "--no-essential-after-stop", "--help"})
 
 
 def hoist_globals(argv: list[str]) -> list[str]:
-    """Let ``--db`` and ``--workspace`` stand anywhere, not only before the command.
+    """Let ``--db`` and ``--workspace`` stand anywhere, not only before the command, and
+    ``--format`` (an option of each command that prints) before the command too.
 
     An option name that is the value of the option before it (``--body --db``) stays put.
     """
     front: list[str] = []
     rest: list[str] = []
+    tail: list[str] = []  # a --format given before the command goes after it
+    command_seen = False
     i = 0
     while i < len(argv):
         token = argv[i]
         prev = rest[-1] if rest else ""
         takes_value = prev.startswith("-") and "=" not in prev and prev not in FLAGS
         name = token.split("=", 1)[0]
+        if not command_seen and name == FORMAT_OPTION and not takes_value:
+            width = 1 if "=" in token else 2
+            tail.extend(argv[i : i + width])
+            i += width
+            continue
+        command_seen = command_seen or not (token.startswith("-") or takes_value)
         if name in GLOBAL_OPTIONS and not takes_value and rest:
             if "=" in token:
                 front.append(token)
@@ -36,7 +46,7 @@ def hoist_globals(argv: list[str]) -> list[str]:
             continue
         rest.append(token)
         i += 1
-    return front + rest
+    return front + rest + tail
 
 
 def load_commands() -> None:

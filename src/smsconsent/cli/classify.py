@@ -57,9 +57,9 @@ def load_policy_file(path: Path) -> KeywordPolicy:
         _fail(f"--keywords {path}: {exc.strerror or exc}")
     try:
         if path.suffix.lower() == ".toml":
-            data: Any = tomllib.loads(raw.decode("utf-8"))
+            data: Any = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM is no content
         else:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8-sig"))
         policy = KeywordPolicy.from_dict(data)
         compiled(policy)
     except UnicodeDecodeError:
@@ -77,7 +77,8 @@ def _read_jsonl(policy: KeywordPolicy) -> int:
     for number, raw in enumerate(sys.stdin.buffer, start=1):
         problem = None
         try:
-            item = json.loads(raw.decode("utf-8"))
+            # A file saved with a BOM (Windows tools) has it before its first line only.
+            item = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
         except UnicodeDecodeError:
             problem = "not UTF-8 text"
         except json.JSONDecodeError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from smsconsent.errors import BadInput
 
@@ -23,3 +23,22 @@ def parse_ts(text: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return format_ts(moment)
+
+
+# How far ahead of ours a provider's clock may run: a text stamped that little ahead is taken
+# as arriving now.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def arrival_time(text: str, now: datetime) -> str:
+    """When an inbound text happened, from the caller's or provider's time, checked against
+    ``now``: a time further ahead than ``CLOCK_SKEW`` is refused (``future_time``, as in the
+    imports), since the fold would place the text after everything the contact does until
+    then; a time a little ahead is now, so that the text is never ordered after a later one.
+    """
+    at = parse_ts(text)
+    if at <= format_ts(now):
+        return at
+    if at <= format_ts(now + CLOCK_SKEW):
+        return format_ts(now)
+    raise BadInput(f"the time {text!r} is in the future", code="future_time")

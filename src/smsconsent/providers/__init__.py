@@ -19,6 +19,7 @@ class InboundMessage:
     provider_id: str | None
     at: str | None = None
     provider_handled: bool = False
+    handled_as: str | None = None  # what the provider did (Twilio's OptOutType: STOP, ...)
 
 
 class DeliveryFailed(Exception):

@@ -56,7 +56,11 @@ def parse_event(raw: bytes) -> InboundMessage | None:
         doc = json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         raise BadInput("the body is not JSON", code="malformed_json") from None
-    if _field(doc, "data", "event_type") != RECEIVED:
+    kind = _field(doc, "data", "event_type")
+    if not isinstance(kind, str):  # not an event at all: say so rather than ignore it
+        raise BadInput("the body is not a Telnyx event (no data.event_type)",
+                       code="malformed_event")
+    if kind != RECEIVED:
         return None
     payload = _field(doc, "data", "payload")
     values = {

@@ -107,9 +107,10 @@ def inbound(params: dict[str, str]) -> InboundMessage:
     missing = [f for f in ("From", "To", "MessageSid") if not params.get(f)]
     if missing:
         raise BadInput(f"the Twilio webhook lacks {', '.join(missing)}", code="malformed_form")
-    handled = params.get("OptOutType", "").strip().upper() in HANDLED_TYPES
+    kind = params.get("OptOutType", "").strip().upper()
+    handled = kind in HANDLED_TYPES
     return InboundMessage(params["From"], params["To"], params.get("Body", ""),
-                          params["MessageSid"], None, handled)
+                          params["MessageSid"], None, handled, kind if handled else None)
 
 
 def twiml(reply: str | None) -> str:

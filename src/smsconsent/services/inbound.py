@@ -18,9 +18,9 @@ from sqlalchemy import Connection, bindparam, select
 
 from smsconsent.domain.classification import Classification, Intent, KeywordPolicy
 from smsconsent.domain.classifier import classify
-from smsconsent.domain.clock import parse_ts
+from smsconsent.domain.clock import arrival_time
 from smsconsent.domain.consent import OPTED_IN, OPTED_OUT
-from smsconsent.domain.events import CONTACT, SYSTEM, Event, EventType
+from smsconsent.domain.events import CONTACT, SYSTEM, Event, EventType, RecordedEvent
 from smsconsent.domain.phones import NumberKind
 from smsconsent.domain.scopes import keys_covering, scope_key
 from smsconsent.domain.workspace import Number, Workspace
@@ -35,6 +35,7 @@ from smsconsent.services.base import (
     parse_sender,
 )
 from smsconsent.storage import tables as t
+from smsconsent.storage.history import contact_events, fold
 from smsconsent.storage.ledger import Ledger
 from smsconsent.storage.prepared import Prepared
 
@@ -155,16 +156,19 @@ def handle_inbound(store: Store, sender: str, to: str, body: str, *,
 def read_inbound(store: Store, sender: str, to: str, body: str, *,
                  provider_id: str | None = None, at: str | None = None,
                  provider_handled: bool = False, on_reply: ReplyHook | None = None,
-                 workspace: str | None = None, found: Addressed | None = None) -> Inbound:
+                 workspace: str | None = None, found: Addressed | None = None,
+                 handled_as: str | None = None) -> Inbound:
     """The first half of ``handle_inbound``: check and classify the text, reading only (no
     lock), so the HTTP service can run it on its event loop and hand the second half to the
     group commit (services/group_commit.GroupCommit).
 
     ``found``: what ``addressed`` and the lists' keywords give for ``to`` and ``workspace``,
-    when the caller read them already (services/hot_reads.py), so they are not read again."""
+    when the caller read them already (services/hot_reads.py), so they are not read again.
+    ``handled_as``: what the provider's own opt-out handling did with the text (Twilio's
+    ``OptOutType``), which ``provider_reading`` makes the reading."""
     check_body(body)
     our = parse_sender(to)
-    occurred = parse_ts(at) if at else None
+    occurred = arrival_time(at, store.clock()) if at else None
     if provider_id is not None:
         check_text(provider_id, "the provider message id", 128)
         provider_id = provider_id.strip() or None
@@ -178,8 +182,31 @@ def read_inbound(store: Store, sender: str, to: str, body: str, *,
     contact = parse_contact(sender, ws.region)
     policy = keyword_policy(ws, number, lists)
     reading = classify(body, policy)  # outside the lock: the text is read as it arrived
+    if handled_as is not None:
+        reading = provider_reading(reading, handled_as)
     return Inbound(our, contact, body, number, ws, reading, provider_id, occurred,
                    provider_handled, on_reply)
+
+
+# What Twilio's Advanced Opt-Out did with a text (its ``OptOutType``).
+_PROVIDER_INTENTS = {"STOP": Intent.OPT_OUT, "START": Intent.OPT_IN, "HELP": Intent.HELP}
+
+
+def provider_reading(reading: Classification, handled_as: str) -> Classification:
+    """The reading of a text the provider's own opt-out handling already acted on.
+
+    Twilio's Advanced Opt-Out may hold keywords of its own (a Messaging Service's custom
+    lists); once it has opted a contact out it refuses every send to them, whatever we read.
+    So what it did is what the ledger records, with an explanation that says so; a text we
+    read the same way keeps our reading.
+    """
+    intent = _PROVIDER_INTENTS.get(handled_as)
+    if intent is None or (reading.intent is intent and reading.list is None):
+        return reading
+    return Classification(intent, "keyword", None, reading.language, None,
+                          f"the provider's own opt-out handling answered this text as "
+                          f"{handled_as} (Twilio OptOutType); our reading was "
+                          f"{reading.intent.value}")
 
 
 def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
@@ -205,6 +232,8 @@ def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
     changes: list[Event] = []
     action, reply, kind = _act(ledger, ws, number, contact, reading, when,
                                inbound.provider_handled, changes)
+    if changes and _overtaken(ledger, number, contact, when, action, reading.list, changes):
+        action, reply, kind = "superseded", None, None
     ledger.append(Event(EventType.INBOUND_RECEIVED, when, CONTACT, contact, data={
         "body": inbound.body, "to": our, "intent": reading.intent.value, "action": action,
         "classification": reading.to_dict()}, provider_id=provider_id))
@@ -218,6 +247,35 @@ def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
             inbound.on_reply(ledger.conn, ws, our, contact, reply)
     return InboundResult(ws.name, contact, reading.intent.value, action, reply, False,
                          reading.to_dict())
+
+
+def _overtaken(ledger: Ledger, number: Number, contact: str, when: str, action: str,
+               list_name: str | None, changes: list[Event]) -> bool:
+    """Whether a text delivered late is undone by what the contact did after it.
+
+    The fold places a change by the time it happened, so a START older than a STOP already
+    recorded (or a STOP older than a START) leaves the present as it was: the newer wish wins.
+    Such a text is still recorded, but it owes no reply: "resubscribed" after a later STOP
+    would be a message after STOP, and "unsubscribed" after a later START is false.
+    """
+    latest = ledger.state(contact).last_at
+    if latest is None or when >= latest:
+        return False  # the usual case: nothing recorded happened after this text
+    events = contact_events(ledger.conn, ledger.workspace_id, contact)
+    top = ledger.head_seq
+    events += [RecordedEvent(top + i, change.type.value, change.occurred_at, "", change.actor,
+                             contact, change.data, None, "", "")
+               for i, change in enumerate(changes, start=1)]
+    after = fold(contact, events)
+    covering = keys_covering(number.number, number.campaign)
+    if action == "opted_out":
+        return not after.is_opted_out(covering)
+    if action in ("opted_in", "opted_in_by_message"):
+        return after.is_opted_out(covering)
+    if action == "list_opted_out" and list_name is not None:
+        sub = after.lists.get(list_name)
+        return sub is None or sub.status != OPTED_OUT
+    return False
 
 
 def _act(ledger: Ledger, ws: Workspace, number: Number, contact: str, reading: Classification,

@@ -127,8 +127,10 @@ def update_workspace(store: Store, name: str, *, actor: str = SYSTEM, **changes:
     """Change a workspace's business details, policy or templates, with the same checks."""
     with store.read() as conn:
         ws = load_workspace(conn, name)
-    business = require_text(changes.get("business_name") or ws.business_name, "business name", 200)
-    contact = require_text(changes.get("contact") or ws.contact, "contact line", 200)
+    # An option given empty is refused, as on create; only an absent one (None) keeps its value.
+    business = require_text(_given(changes, "business_name", ws.business_name), "business name",
+                            200)
+    contact = require_text(_given(changes, "contact", ws.contact), "contact line", 200)
     policy = _policy(ws.policy, changes)
     templates = _templates(ws.templates, business, contact, changes)
     if changes.get("business_name") or changes.get("contact"):
@@ -148,6 +150,11 @@ def update_workspace(store: Store, name: str, *, actor: str = SYSTEM, **changes:
             "templates": templates.to_dict()}))
         ws = load_workspace(ledger.conn, name)
     return describe(ws)
+
+
+def _given(changes: dict[str, Any], key: str, current: str) -> str:
+    value = changes.get(key)
+    return current if value is None else str(value)
 
 
 def show_workspace(store: Store, name: str) -> dict[str, Any]:

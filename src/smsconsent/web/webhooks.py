@@ -64,7 +64,8 @@ async def record_inbound(request: Request, source: str, sender: str, to: str, bo
 def message_options(workspace: str, msg: InboundMessage) -> dict[str, Any]:
     """``read_text``'s options for a provider's message to ``workspace``'s webhook."""
     return {"provider_id": msg.provider_id, "at": msg.at,
-            "provider_handled": msg.provider_handled, "workspace": workspace}
+            "provider_handled": msg.provider_handled, "handled_as": msg.handled_as,
+            "workspace": workspace}
 
 
 def _handle(request: Request, workspace: str, msg: InboundMessage, source: str,
