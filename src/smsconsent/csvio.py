@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
@@ -64,6 +64,16 @@ class CsvShape:
     def column(self, name: str) -> int | None:
         """Where the column named ``name`` (lower case) is, or None; the first one wins."""
         return self.index.get(name)
+
+    def require_unique(self, names: Iterable[str], name: str = "the file") -> None:
+        """Refuse a file that names a column read from it twice ("phone,phone"): which one
+        holds the value is a guess, and a wrong guess imports or refuses the wrong rows.
+        Columns passed through untouched may repeat."""
+        seen = [h.strip().lower() for h in self.header]
+        for column in names:
+            if seen.count(column) > 1:
+                raise BadInput(f"{name} has {seen.count(column)} columns named {column!r}: keep "
+                               "one", code="duplicate_column")
 
 
 def _blank(row: list[str]) -> bool:
@@ -118,7 +128,9 @@ def scan(source: BinaryIO, name: str = "the file") -> CsvShape:
         index.setdefault(column, i)
     for wanted in PHONE_COLUMNS:
         if wanted in index:
-            return CsvShape(header, index[wanted], max(0, lines - 1), index)
+            shape = CsvShape(header, index[wanted], max(0, lines - 1), index)
+            shape.require_unique([wanted], name)
+            return shape
     raise BadInput(f"{name} has no phone column: name one of {', '.join(PHONE_COLUMNS)} "
                    f"(the header is {', '.join(header)})", code="no_phone_column")
 

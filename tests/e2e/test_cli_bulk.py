@@ -116,6 +116,41 @@ def test_bad_files_exit_2_and_change_nothing(cli: Cli, tmp_path: Path) -> None:
     assert _events(cli) == events
 
 
+def test_a_column_read_twice_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """A header naming the phone (or a column an import reads) twice exits 2 with
+    duplicate_column and imports nothing; repeated pass-through columns are fine."""
+    _setup(cli)
+    events = _events(cli)
+    twice = tmp_path / "twice.csv"
+    twice.write_text("phone,Phone\n+15551230001,+15551230002\n", encoding="utf-8")
+    evidence = tmp_path / "evidence.csv"
+    evidence.write_text("phone,evidence,evidence\n+15551230001,a,b\n", encoding="utf-8")
+    for path in (twice, evidence):
+        result = cli("import", "opt-outs", str(path))
+        assert result.code == 2 and "duplicate_column" in result.err, result.err
+    result = cli("filter", str(twice), "--from", SENDER, "-o", str(tmp_path / "s.csv"))
+    assert result.code == 2 and "duplicate_column" in result.err
+    assert _events(cli) == events
+    notes = tmp_path / "notes.csv"
+    notes.write_text("phone,note,note\n+15551230001,a,b\n", encoding="utf-8")
+    assert cli("import", "opt-outs", str(notes)).json()["imported"] == 1
+
+
+def test_an_unclosed_quote_is_rejected_not_imported(cli: Cli, tmp_path: Path) -> None:
+    """A number whose quote is never closed swallows the lines after it: the row goes to the
+    rejects file (with those lines, so nothing is lost) and nothing is imported."""
+    _setup(cli)
+    data = tmp_path / "open.csv"
+    data.write_text('phone\n+15551230001\n"+15551230002\n+15551230003\n', encoding="utf-8")
+    result = cli("import", "opt-outs", str(data))
+    assert result.code == 0, result.err
+    assert (result.json()["imported"], result.json()["rejected"]) == (1, 1)
+    rejects = _rows(tmp_path / "open.csv.rejects.csv")
+    assert [(r["phone"], r["reason"]) for r in rejects] == [
+        ("+15551230002\n+15551230003\n", "unclosed_quote")]
+    assert cli("status", "+15551230002").json()["status"] != "opted_out"
+
+
 def test_import_contacts_rules_and_export(cli: Cli, tmp_path: Path) -> None:
     """Contacts import never overrides an opt-out, needs written consent for marketing, is
     idempotent; the opt-out export lists the opted-out contact."""

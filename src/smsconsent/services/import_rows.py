@@ -139,6 +139,12 @@ def _ordered(rows: list[Row], refused: list[Refused], read: int, size: int) -> B
         counted += len(run)
 
 
+# A number's field that holds a line break: only a quote left open makes one (the parser then
+# reads on to the next quote, so the rows after it are inside this field, not lost).
+_UNCLOSED = ("the number's field runs over a line break: a quote before it is not closed, so "
+             "the lines after it are read into this row; close the quote and import again")
+
+
 @dataclass(frozen=True)
 class RowReader:
     """How an import reads a row: the columns both imports share (number, time, evidence,
@@ -149,6 +155,12 @@ class RowReader:
     contacts: bool = False
     default_evidence: str | None = None
     lists: frozenset[str] = frozenset()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns this reader reads beside the number (``parser``'s)."""
+        shared = (self.time_column, "evidence", "source")
+        return (*shared, "consent_type", "purpose", "list") if self.contacts else shared
 
     @property
     def refusable(self) -> bool:
@@ -174,7 +186,10 @@ class RowReader:
         kept = self.refusable  # a row never refused after reading needs no fields kept
 
         def common(fields: list[str]) -> Row:
-            phone = norm(fields[phone_at])
+            text = fields[phone_at]
+            if "\n" in text or "\r" in text:
+                raise BadInput(_UNCLOSED, code="unclosed_quote")
+            phone = norm(text)
             at = _time(fields[at_at].strip() if at_at is not None else "", now, time_column)
             evidence = _text(fields[evidence_at].strip(), "evidence") \
                 if evidence_at is not None else None

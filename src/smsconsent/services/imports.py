@@ -196,6 +196,7 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
     shape = csvio.scan(source, name)
+    shape.require_unique(reader.columns, name)
     report.start(shape.rows)
     rejects = csvio.RejectsWriter(sink, shape.header)
     counts = ImportCounts()
