@@ -419,3 +419,28 @@ def test_the_head_is_right_whichever_text_of_a_workspace_closes_its_group(
     with store.read() as conn:
         for workspace_id in ids:
             assert audit.verify(conn, workspace_id).ok
+
+
+def test_the_writer_plans_with_indexes_and_leaves_no_setting_in_the_pool(store: Store) -> None:
+    """On PostgreSQL the writer's held connection never plans a sequential scan where an
+    index serves (``database.held_writer``); once the writer stops, no connection the pool
+    hands out keeps that setting."""
+    if is_sqlite(store.engine):
+        pytest.skip("a PostgreSQL planner setting")
+    ws, _ = _acme(store)
+
+    def setting(ledger: Ledger) -> str:
+        return str(ledger.conn.exec_driver_sql("SHOW enable_seqscan").scalar_one())
+
+    group = GroupCommit(store)
+    group.start()
+    try:
+        assert group.submit(ws.id, setting).result(10) == "off"
+    finally:
+        group.stop()
+    held = [store.engine.connect() for _ in range(3)]
+    try:
+        assert {str(c.exec_driver_sql("SHOW enable_seqscan").scalar_one()) for c in held} == {"on"}
+    finally:
+        for conn in held:
+            conn.close()

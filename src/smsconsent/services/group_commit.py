@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 
 from smsconsent.services.base import Store
-from smsconsent.storage.database import is_sqlite, writing
+from smsconsent.storage.database import drop_writer, held_writer, is_sqlite, writing
 from smsconsent.storage.ledger import Ledger
 
 T = TypeVar("T")
@@ -106,7 +106,7 @@ class GroupCommit:
             self._serve()
         finally:
             if self._conn is not None:
-                self._conn.close()
+                drop_writer(self._conn)
                 self._conn = None
 
     def _serve(self) -> None:
@@ -166,8 +166,7 @@ class GroupCommit:
             return False  # (SQLite's have no such attribute: never lost this way)
         conn, self._conn = self._conn, None
         with contextlib.suppress(Exception):
-            conn.invalidate()
-            conn.close()
+            drop_writer(conn)
         return True
 
     def _once(self, group: list[_Job], together: bool) -> list[tuple[_Job, Any]]:
@@ -180,7 +179,7 @@ class GroupCommit:
         if not group:
             return outcomes
         if self._conn is None:
-            self._conn = self.store.engine.connect()
+            self._conn = held_writer(self.store.engine)
         # The driver's connection as the group began: SQLAlchemy may put a new one in its
         # place once it finds this one lost.
         self._driver = self._conn.connection.driver_connection

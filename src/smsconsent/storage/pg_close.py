@@ -34,6 +34,10 @@ def _rows(param: str, names: tuple[str, ...]) -> str:
     return f"json_to_recordset(%({param})s::json) AS v({columns})"
 
 
+# The contacts to update are found through their key, listed again from the JSON rows
+# (``= ANY``): joined to ``json_to_recordset`` alone (estimated at 100 rows whatever it
+# holds) the planner hashed the rows and scanned every contact of the workspace, once per
+# close (0.6 ms at 2,000 contacts; the group's whole close is ~0.2 ms without it).
 CLOSE_SQL = (
     "WITH new_events AS ("
     f"INSERT INTO events (workspace_id, {', '.join(_EVENTS)}) "
@@ -43,7 +47,8 @@ CLOSE_SQL = (
     "UPDATE contacts AS c SET status = v.status, blocked = v.blocked, lists = v.lists, "
     "state = v.state, updated_at = v.updated_at "
     f"FROM {_rows('updates', _STATES)} "
-    "WHERE c.workspace_id = %(ws)s::integer AND c.phone = v.phone), "
+    "WHERE c.workspace_id = %(ws)s::integer AND c.phone = v.phone "
+    "AND c.phone = ANY(ARRAY(SELECT json_array_elements(%(updates)s::json) ->> 'phone'))), "
     "added AS ("
     f"INSERT INTO contacts (workspace_id, {', '.join(_STATES)}) "
     f"SELECT %(ws)s::integer, {', '.join(f'v.{n}' for n in _STATES)} "
