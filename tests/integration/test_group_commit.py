@@ -444,3 +444,35 @@ def test_the_writer_plans_with_indexes_and_leaves_no_setting_in_the_pool(store: 
     finally:
         for conn in held:
             conn.close()
+
+
+def test_open_after_waiting_for_the_lock_is_not_behind_the_head_written_meanwhile(
+        store: Store) -> None:
+    """``Ledger.open`` reads the head event's time with the lock, in one statement whose
+    snapshot predates a wait for the lock: the head written by the transaction waited for is
+    then read on its own, so a clock behind it still records no earlier time."""
+    ws, _ = _acme(store)
+    holding, release = threading.Event(), threading.Event()
+    times: dict[str, str] = {}
+
+    def first() -> None:
+        with store.write(ws.id) as ledger:
+            _note("+15551239001")(ledger)
+            times["first"] = ledger.recorded_at
+            holding.set()
+            assert release.wait(10)
+
+    def second() -> None:
+        with writing(store.engine) as conn:
+            times["second"] = Ledger.open(conn, ws.id, lambda: "2000-01-01T00:00:00.000Z"
+                                          ).recorded_at
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    threads[1].join(0.5)  # waiting for the lock (PostgreSQL) or the writer queue (SQLite)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert times["second"] == times["first"]
