@@ -58,7 +58,7 @@ def main() -> None:
         writer = GroupCommit(store)
         def run(batch: list[Inbound]) -> None:
             for start in range(0, len(batch), args.group):
-                jobs = [_Job(t.workspace.id, _body(t), Future(), (t.provider_id, t.contact))
+                jobs = [_Job(t.workspace.id, _body(t), Future(), (t.provider_id, t.contact), t.our)
                         for t in batch[start:start + args.group]]
                 writer._commit(jobs)
                 for job in jobs:

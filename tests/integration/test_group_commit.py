@@ -19,7 +19,7 @@ from smsconsent.domain.events import CONTACT, Event, EventType
 from smsconsent.domain.workspace import Workspace
 from smsconsent.errors import BadInput
 from smsconsent.services import Store
-from smsconsent.services.base import load_workspace
+from smsconsent.services.base import addressed, load_workspace
 from smsconsent.services.group_commit import GroupCommit
 from smsconsent.storage import audit, history
 from smsconsent.storage import tables as t
@@ -423,24 +423,27 @@ def test_the_head_is_right_whichever_text_of_a_workspace_closes_its_group(
 
 def test_the_writer_plans_with_indexes_and_leaves_no_setting_in_the_pool(store: Store) -> None:
     """On PostgreSQL the writer's held connection never plans a sequential scan where an
-    index serves (``database.held_writer``); once the writer stops, no connection the pool
-    hands out keeps that setting."""
+    index serves and runs generic plans (``database.held_writer``); once the writer stops,
+    no connection the pool hands out keeps those settings."""
     if is_sqlite(store.engine):
         pytest.skip("a PostgreSQL planner setting")
     ws, _ = _acme(store)
 
     def setting(ledger: Ledger) -> str:
-        return str(ledger.conn.exec_driver_sql("SHOW enable_seqscan").scalar_one())
+        return str(ledger.conn.exec_driver_sql("SHOW enable_seqscan").scalar_one()) + \
+            str(ledger.conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one())
 
     group = GroupCommit(store)
     group.start()
     try:
-        assert group.submit(ws.id, setting).result(10) == "off"
+        assert group.submit(ws.id, setting).result(10) == "off" + "force_generic_plan"
     finally:
         group.stop()
     held = [store.engine.connect() for _ in range(3)]
     try:
         assert {str(c.exec_driver_sql("SHOW enable_seqscan").scalar_one()) for c in held} == {"on"}
+        assert {str(c.exec_driver_sql("SHOW plan_cache_mode").scalar_one()) for c in held} \
+            == {"auto"}
     finally:
         for conn in held:
             conn.close()
@@ -476,3 +479,43 @@ def test_open_after_waiting_for_the_lock_is_not_behind_the_head_written_meanwhil
     for thread in threads:
         thread.join(10)
     assert times["second"] == times["first"]
+
+
+def test_the_group_reads_our_number_and_workspace_under_the_lock(store: Store) -> None:
+    """Our number and its workspace come with the group's reads (``Ledger.prefetch``), as
+    ``addressed`` reads them, and under the lock: a business name changed after the text was
+    read on the loop, before its group, is the one its STOP reply names."""
+    ws, _ = _acme(store)
+    services.add_number(store, "acme", OURS, campaign="C1")
+    with store.read() as conn:
+        expected = addressed(conn, OURS, None)
+    text = services.read_inbound(store, "+15551237001", OURS, "STOP", provider_id="SMlock1",
+                                 workspace="acme")
+    services.update_workspace(store, "acme", business_name="Acme Renamed")
+    group = GroupCommit(store)
+    group.start()
+    try:
+        first, gate = _holding(group, ws.id)
+        held: list[Any] = []
+
+        def body(ledger: Ledger) -> services.InboundResult:
+            held.append(ledger.held.get(OURS))
+            return services.record_inbound(ledger, text)
+
+        result = group.submit(ws.id, body, reads=(text.provider_id, text.contact),
+                              number=OURS)
+        gate.release()
+        assert first.result(10) is True
+        reply = result.result(10).reply
+    finally:
+        group.stop()
+    assert reply is not None and "Acme Renamed" in reply
+    assert expected is not None
+    if is_sqlite(store.engine):
+        assert held == [None]  # read by the body itself
+    else:
+        number, workspace = held[0]
+        assert number == expected[0]
+        with store.read() as conn:
+            assert workspace == load_workspace(conn, "acme")
+        assert workspace.business_name == "Acme Renamed"

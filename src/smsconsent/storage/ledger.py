@@ -141,22 +141,29 @@ class Ledger:
             self._hold(phone, stored_text(self._conn, self.workspace_id, phone))
         return self._states[phone]
 
-    def prefetch(self, texts: Iterable[tuple[str | None, str]]) -> None:
+    def prefetch(self, texts: Iterable[tuple[str | None, str]], numbers: Iterable[str] = ()
+                 ) -> dict[str, tuple[Any, ...]]:
         """Read at once, for texts about to be recorded here (their provider id, or None, and
         contact), the contacts' states and which provider ids are recorded already, so that
         ``state`` and ``seen_provider_id`` need not read them one by one: on PostgreSQL one
         round trip for a group commit's texts, not one each (a no-op on SQLite). What the lock
-        holder records meanwhile is found as ever (held events first, then the table)."""
+        holder records meanwhile is found as ever (held events first, then the table).
+
+        Returns the rows of those of ``numbers`` (our numbers the texts came to) that exist,
+        each with its workspace's columns (``services.base.addressed``'s row), read in the
+        same statement, under the lock."""
         if not self._batched:
-            return
+            return {}
         wanted = list(texts)
         phones = [phone for phone in dict.fromkeys(c for _, c in wanted)
                   if phone not in self._states]
         ids = [p for p in dict.fromkeys(p for p, _ in wanted) if p is not None]
-        stored, seen = texts_reads(self._conn, self.workspace_id, phones, ids)
+        stored, seen, ours = texts_reads(self._conn, self.workspace_id, phones, ids,
+                                         list(dict.fromkeys(numbers)))
         for phone in phones:
             self._hold(phone, stored.get(phone))
         self._absent.update(p for p in ids if p not in seen)
+        return ours
 
     def _hold(self, phone: str, text: str | None) -> None:
         """Hold the state stored as ``text`` (None: no row) for this transaction."""
