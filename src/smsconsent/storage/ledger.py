@@ -94,7 +94,8 @@ class Ledger:
         the STOP it followed. So ``recorded_at`` is at least the head event's.
         """
         head_seq, head_hash, last = _HEAD.first(conn, ws=workspace_id)
-        if head_seq and last is None:  # committed while the lock was waited for (_HEAD)
+        if head_seq and last is None:  # the head's time comes with the lock, unless written
+            # while the lock was waited for (not in _HEAD's snapshot): read on its own then
             (last,) = _EVENT_RECORDED.first(conn, ws=workspace_id, seq=head_seq)
         return cls._at(conn, workspace_id, head_seq, head_hash, last, now)
 
@@ -144,14 +145,10 @@ class Ledger:
     def prefetch(self, texts: Iterable[tuple[str | None, str]], numbers: Iterable[str] = ()
                  ) -> dict[str, tuple[Any, ...]]:
         """Read at once, for texts about to be recorded here (their provider id, or None, and
-        contact), the contacts' states and which provider ids are recorded already, so that
-        ``state`` and ``seen_provider_id`` need not read them one by one: on PostgreSQL one
-        round trip for a group commit's texts, not one each (a no-op on SQLite). What the lock
-        holder records meanwhile is found as ever (held events first, then the table).
-
-        Returns the rows of those of ``numbers`` (our numbers the texts came to) that exist,
-        each with its workspace's columns (``services.base.addressed``'s row), read in the
-        same statement, under the lock."""
+        contact), the contacts' states and which provider ids are recorded, and return the rows
+        (``services.base.addressed``'s) of those of our ``numbers`` that exist: one round trip
+        for a group commit's texts on PostgreSQL, not one each (a no-op on SQLite). What the
+        lock holder records meanwhile is found as ever (held events first, then the table)."""
         if not self._batched:
             return {}
         wanted = list(texts)
@@ -379,16 +376,12 @@ class Ledger:
 
 
 # The single-event path's statements, compiled once (storage/prepared.py).
-# The head event's time is read with the lock, in the same statement (one round trip less
-# on PostgreSQL). Its snapshot is taken before the lock is granted: a head written by the
-# transaction waited for has a row the statement does not see (NULL), read then on its own.
 _EVENT_RECORDED = Prepared(select(t.events.c.recorded_at).where(
     t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
-_HEAD = Prepared(select(
-    t.workspaces.c.head_seq, t.workspaces.c.head_hash,
-    select(t.events.c.recorded_at).where(t.events.c.workspace_id == t.workspaces.c.id,
-                                         t.events.c.seq == t.workspaces.c.head_seq)
-    .scalar_subquery()).where(t.workspaces.c.id == bindparam("ws")).with_for_update())
+_HEAD = Prepared(select(t.workspaces.c.head_seq, t.workspaces.c.head_hash, select(
+    t.events.c.recorded_at).where(t.events.c.workspace_id == t.workspaces.c.id,
+                                  t.events.c.seq == t.workspaces.c.head_seq).scalar_subquery())
+    .where(t.workspaces.c.id == bindparam("ws")).with_for_update())
 _PROVIDER_ID_EVENT = chained(t.events.c.workspace_id == bindparam("ws"),
                              t.events.c.provider_id == bindparam("provider_id"))
 _BY_PROVIDER_ID = Prepared(_PROVIDER_ID_EVENT)
