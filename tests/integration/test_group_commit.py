@@ -19,7 +19,7 @@ from smsconsent.domain.events import CONTACT, Event, EventType
 from smsconsent.domain.workspace import Workspace
 from smsconsent.errors import BadInput
 from smsconsent.services import Store
-from smsconsent.services.base import load_workspace
+from smsconsent.services.base import addressed, load_workspace
 from smsconsent.services.group_commit import GroupCommit
 from smsconsent.storage import audit, history
 from smsconsent.storage import tables as t
@@ -419,3 +419,103 @@ def test_the_head_is_right_whichever_text_of_a_workspace_closes_its_group(
     with store.read() as conn:
         for workspace_id in ids:
             assert audit.verify(conn, workspace_id).ok
+
+
+def test_the_writer_plans_with_indexes_and_leaves_no_setting_in_the_pool(store: Store) -> None:
+    """On PostgreSQL the writer's held connection never plans a sequential scan where an
+    index serves and runs generic plans (``database.held_writer``); once the writer stops,
+    no connection the pool hands out keeps those settings."""
+    if is_sqlite(store.engine):
+        pytest.skip("a PostgreSQL planner setting")
+    ws, _ = _acme(store)
+
+    def setting(ledger: Ledger) -> str:
+        return str(ledger.conn.exec_driver_sql("SHOW enable_seqscan").scalar_one()) + \
+            str(ledger.conn.exec_driver_sql("SHOW plan_cache_mode").scalar_one())
+
+    group = GroupCommit(store)
+    group.start()
+    try:
+        assert group.submit(ws.id, setting).result(10) == "off" + "force_generic_plan"
+    finally:
+        group.stop()
+    held = [store.engine.connect() for _ in range(3)]
+    try:
+        assert {str(c.exec_driver_sql("SHOW enable_seqscan").scalar_one()) for c in held} == {"on"}
+        assert {str(c.exec_driver_sql("SHOW plan_cache_mode").scalar_one()) for c in held} \
+            == {"auto"}
+    finally:
+        for conn in held:
+            conn.close()
+
+
+def test_open_after_waiting_for_the_lock_is_not_behind_the_head_written_meanwhile(
+        store: Store) -> None:
+    """``Ledger.open`` reads the head event's time with the lock, in one statement whose
+    snapshot predates a wait for the lock: the head written by the transaction waited for is
+    then read on its own, so a clock behind it still records no earlier time."""
+    ws, _ = _acme(store)
+    holding, release = threading.Event(), threading.Event()
+    times: dict[str, str] = {}
+
+    def first() -> None:
+        with store.write(ws.id) as ledger:
+            _note("+15551239001")(ledger)
+            times["first"] = ledger.recorded_at
+            holding.set()
+            assert release.wait(10)
+
+    def second() -> None:
+        with writing(store.engine) as conn:
+            times["second"] = Ledger.open(conn, ws.id, lambda: "2000-01-01T00:00:00.000Z"
+                                          ).recorded_at
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    threads[1].join(0.5)  # waiting for the lock (PostgreSQL) or the writer queue (SQLite)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert times["second"] == times["first"]
+
+
+def test_the_group_reads_our_number_and_workspace_under_the_lock(store: Store) -> None:
+    """Our number and its workspace come with the group's reads (``Ledger.prefetch``), as
+    ``addressed`` reads them, and under the lock: a business name changed after the text was
+    read on the loop, before its group, is the one its STOP reply names."""
+    ws, _ = _acme(store)
+    services.add_number(store, "acme", OURS, campaign="C1")
+    with store.read() as conn:
+        expected = addressed(conn, OURS, None)
+    text = services.read_inbound(store, "+15551237001", OURS, "STOP", provider_id="SMlock1",
+                                 workspace="acme")
+    services.update_workspace(store, "acme", business_name="Acme Renamed")
+    group = GroupCommit(store)
+    group.start()
+    try:
+        first, gate = _holding(group, ws.id)
+        held: list[Any] = []
+
+        def body(ledger: Ledger) -> services.InboundResult:
+            held.append(ledger.held.get(OURS))
+            return services.record_inbound(ledger, text)
+
+        result = group.submit(ws.id, body, reads=(text.provider_id, text.contact),
+                              number=OURS)
+        gate.release()
+        assert first.result(10) is True
+        reply = result.result(10).reply
+    finally:
+        group.stop()
+    assert reply is not None and "Acme Renamed" in reply
+    assert expected is not None
+    if is_sqlite(store.engine):
+        assert held == [None]  # read by the body itself
+    else:
+        number, workspace = held[0]
+        assert number == expected[0]
+        with store.read() as conn:
+            assert workspace == load_workspace(conn, "acme")
+        assert workspace.business_name == "Acme Renamed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,6 +92,12 @@ _NUMBER_WORKSPACE = Prepared(
 )
 
 
+def number_and_workspace(row: Sequence[Any]) -> tuple[Number, Workspace]:
+    """Our number and its workspace of a row of ``_NUMBER_WORKSPACE``'s columns (also what
+    a group commit's reads give, ``Ledger.prefetch``)."""
+    return Number(row[0], row[1], row[2], row[3]), parsed_workspace(*row[4:11])
+
+
 def addressed(conn: Connection, number: str, workspace: str | None
               ) -> tuple[Number, Workspace] | None:
     """Our number and its workspace in one query (``our_number`` + ``load_workspace_by_id``,
@@ -101,7 +107,7 @@ def addressed(conn: Connection, number: str, workspace: str | None
     """
     row = _NUMBER_WORKSPACE.first(conn, number=number)
     if row is not None and (workspace is None or row[5] == workspace):
-        return Number(row[0], row[1], row[2], row[3]), parsed_workspace(*row[4:])
+        return number_and_workspace(row)
     found = our_number(conn, number, workspace)
     return None if found is None else (found, load_workspace_by_id(conn, found.workspace_id))
 

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
-from smsconsent.services.base import Store
-from smsconsent.storage.database import is_sqlite, writing
+from smsconsent.services.base import Store, number_and_workspace
+from smsconsent.storage.database import drop_writer, held_writer, is_sqlite, writing
 from smsconsent.storage.ledger import Ledger
 
 T = TypeVar("T")
@@ -26,6 +26,7 @@ class _Job:
     body: Callable[[Ledger], Any]
     future: Future[Any] | asyncio.Future[Any]
     reads: tuple[str | None, str] | None = None  # for Ledger.prefetch
+    number: str | None = None  # our number the text came to (Ledger.prefetch)
 
 
 class GroupCommit:
@@ -77,23 +78,27 @@ class GroupCommit:
             self._thread = None
 
     def submit(self, workspace_id: int, body: Callable[[Ledger], T], *,
-               reads: tuple[str | None, str] | None = None) -> Future[T]:
+               reads: tuple[str | None, str] | None = None, number: str | None = None
+               ) -> Future[T]:
         """Run ``body`` on the workspace's ledger in the next group; the future holds its
         result (or error) once that group has committed. ``body`` runs again if another
         text of its group fails, so it must read and write only through the ledger's
         transaction (as ``record_inbound`` does). ``reads``: the provider id (or None) and
-        contact it reads first, read for the whole group at once (``Ledger.prefetch``)."""
+        contact it reads first, read for the whole group at once (``Ledger.prefetch``);
+        ``number``: our number it came to, read with them, under the lock, and held for the
+        body as ``services.base.addressed`` gives it (``ledger.held[number]``)."""
         future: Future[T] = Future()
-        self._put(_Job(workspace_id, body, future, reads))
+        self._put(_Job(workspace_id, body, future, reads, number))
         return future
 
     async def run(self, workspace_id: int, body: Callable[[Ledger], T], *,
-                  reads: tuple[str | None, str] | None = None) -> T:
+                  reads: tuple[str | None, str] | None = None, number: str | None = None
+                  ) -> T:
         """``submit``, awaited on the running event loop: the same group, the same commit
         before the result. The results of a group go back to each loop in one call (one
         wake-up of the loop, not one per text, and no thread-safe future per text)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._put(_Job(workspace_id, body, future, reads))
+        self._put(_Job(workspace_id, body, future, reads, number))
         return await future
 
     def _put(self, job: _Job) -> None:
@@ -106,7 +111,7 @@ class GroupCommit:
             self._serve()
         finally:
             if self._conn is not None:
-                self._conn.close()
+                drop_writer(self._conn)
                 self._conn = None
 
     def _serve(self) -> None:
@@ -166,8 +171,7 @@ class GroupCommit:
             return False  # (SQLite's have no such attribute: never lost this way)
         conn, self._conn = self._conn, None
         with contextlib.suppress(Exception):
-            conn.invalidate()
-            conn.close()
+            drop_writer(conn)
         return True
 
     def _once(self, group: list[_Job], together: bool) -> list[tuple[_Job, Any]]:
@@ -180,7 +184,7 @@ class GroupCommit:
         if not group:
             return outcomes
         if self._conn is None:
-            self._conn = self.store.engine.connect()
+            self._conn = held_writer(self.store.engine)
         # The driver's connection as the group began: SQLAlchemy may put a new one in its
         # place once it finds this one lost.
         self._driver = self._conn.connection.driver_connection
@@ -198,8 +202,8 @@ class GroupCommit:
                         ledger = Ledger.resume(last, self.store.now)
                     else:
                         ledger = Ledger.open(conn, job.workspace_id, self.store.now)
-                        ledger.prefetch(other.reads for other in group[n:] if other.reads
-                                        and other.workspace_id == job.workspace_id)
+                        _prefetch(ledger, [other for other in group[n:]
+                                           if other.workspace_id == job.workspace_id])
                     value = job.body(ledger)
                     if not together:  # the head by the workspace's last text (SQLite)
                         ledger.close(head=n + 1 == len(group)
@@ -244,6 +248,16 @@ def _resolve(settled: list[_Settled]) -> None:
             future.set_result(value)
         else:
             future.set_exception(error)
+
+
+def _prefetch(ledger: Ledger, jobs: list[_Job]) -> None:
+    """The reads of a workspace's texts in a group, at once (``Ledger.prefetch``): our
+    numbers among them are held as ``addressed`` gives them (``record_inbound`` looks there
+    first)."""
+    rows = ledger.prefetch((job.reads for job in jobs if job.reads),
+                           (job.number for job in jobs if job.number))
+    for number, row in rows.items():
+        ledger.held[number] = number_and_workspace(row)
 
 
 def _close(ledger: Ledger) -> None:

@@ -229,6 +229,42 @@ def is_sqlite(conn: Connection | Engine) -> bool:
     return conn.dialect.name == "sqlite"
 
 
+def held_writer(engine: Engine) -> Connection:
+    """A connection of ``engine`` for a writer that keeps it for its life (the group commit);
+    give it up with ``drop_writer``.
+
+    On PostgreSQL its planner never picks a sequential scan where an index serves, and its
+    prepared statements always run their generic plan. They are prepared once and that plan
+    is kept for the connection's life: on a young database, a plan made while the statistics
+    describe a few hundred contacts and events went on scanning whole tables grown tenfold
+    since, once per group (the HTTP bench's first minute: the writer's backend spent most of
+    its time there). Every statement of the writer looks rows up by a key that has an index
+    (without one, a table is still scanned), so the generic plan is the right one whatever
+    the values; left to choose, the server planned the group's reads anew at most runs
+    (their few keys made a custom plan look cheaper than the generic one's guess of ten).
+    """
+    conn = engine.connect()
+    if not is_sqlite(conn):
+        driver = conn.connection.dbapi_connection  # not a transaction of the engine's events
+        assert driver is not None
+        for setting in WRITER_PLANNER:
+            driver.execute(setting)
+        driver.commit()
+    return conn
+
+
+def drop_writer(conn: Connection) -> None:
+    """Close a ``held_writer`` connection; on PostgreSQL for good, as its setting must not
+    go back to the pool, to another user."""
+    if not is_sqlite(conn):
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+    conn.close()
+
+
+WRITER_PLANNER = ("SET enable_seqscan = off", "SET plan_cache_mode = force_generic_plan")
+
+
 @contextmanager
 def writing(engine: Engine, held: Connection | None = None) -> Iterator[Connection]:
     """A write transaction: committed when the block ends, rolled back on any error; on a

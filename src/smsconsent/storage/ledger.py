@@ -93,9 +93,9 @@ class Ledger:
         later event an earlier time, and the time-ordered fold would then apply a START before
         the STOP it followed. So ``recorded_at`` is at least the head event's.
         """
-        head_seq, head_hash = _HEAD.first(conn, ws=workspace_id)
-        last = None
-        if head_seq:
+        head_seq, head_hash, last = _HEAD.first(conn, ws=workspace_id)
+        if head_seq and last is None:  # the head's time comes with the lock, unless written
+            # while the lock was waited for (not in _HEAD's snapshot): read on its own then
             (last,) = _EVENT_RECORDED.first(conn, ws=workspace_id, seq=head_seq)
         return cls._at(conn, workspace_id, head_seq, head_hash, last, now)
 
@@ -142,22 +142,25 @@ class Ledger:
             self._hold(phone, stored_text(self._conn, self.workspace_id, phone))
         return self._states[phone]
 
-    def prefetch(self, texts: Iterable[tuple[str | None, str]]) -> None:
+    def prefetch(self, texts: Iterable[tuple[str | None, str]], numbers: Iterable[str] = ()
+                 ) -> dict[str, tuple[Any, ...]]:
         """Read at once, for texts about to be recorded here (their provider id, or None, and
-        contact), the contacts' states and which provider ids are recorded already, so that
-        ``state`` and ``seen_provider_id`` need not read them one by one: on PostgreSQL one
-        round trip for a group commit's texts, not one each (a no-op on SQLite). What the lock
-        holder records meanwhile is found as ever (held events first, then the table)."""
+        contact), the contacts' states and which provider ids are recorded, and return the rows
+        (``services.base.addressed``'s) of those of our ``numbers`` that exist: one round trip
+        for a group commit's texts on PostgreSQL, not one each (a no-op on SQLite). What the
+        lock holder records meanwhile is found as ever (held events first, then the table)."""
         if not self._batched:
-            return
+            return {}
         wanted = list(texts)
         phones = [phone for phone in dict.fromkeys(c for _, c in wanted)
                   if phone not in self._states]
         ids = [p for p in dict.fromkeys(p for p, _ in wanted) if p is not None]
-        stored, seen = texts_reads(self._conn, self.workspace_id, phones, ids)
+        stored, seen, ours = texts_reads(self._conn, self.workspace_id, phones, ids,
+                                         list(dict.fromkeys(numbers)))
         for phone in phones:
             self._hold(phone, stored.get(phone))
         self._absent.update(p for p in ids if p not in seen)
+        return ours
 
     def _hold(self, phone: str, text: str | None) -> None:
         """Hold the state stored as ``text`` (None: no row) for this transaction."""
@@ -373,10 +376,12 @@ class Ledger:
 
 
 # The single-event path's statements, compiled once (storage/prepared.py).
-_HEAD = Prepared(select(t.workspaces.c.head_seq, t.workspaces.c.head_hash)
-                 .where(t.workspaces.c.id == bindparam("ws")).with_for_update())
 _EVENT_RECORDED = Prepared(select(t.events.c.recorded_at).where(
     t.events.c.workspace_id == bindparam("ws"), t.events.c.seq == bindparam("seq")))
+_HEAD = Prepared(select(t.workspaces.c.head_seq, t.workspaces.c.head_hash, select(
+    t.events.c.recorded_at).where(t.events.c.workspace_id == t.workspaces.c.id,
+                                  t.events.c.seq == t.workspaces.c.head_seq).scalar_subquery())
+    .where(t.workspaces.c.id == bindparam("ws")).with_for_update())
 _PROVIDER_ID_EVENT = chained(t.events.c.workspace_id == bindparam("ws"),
                              t.events.c.provider_id == bindparam("provider_id"))
 _BY_PROVIDER_ID = Prepared(_PROVIDER_ID_EVENT)

@@ -29,6 +29,7 @@ from smsconsent.web import bulk, errors, rest, webhooks
 from smsconsent.web.fastpath import FastRoutes
 from smsconsent.web.limits import BodyLimitMiddleware
 from smsconsent.web.metrics import LatencyMiddleware, Metrics
+from smsconsent.web.shared_reads import SharedReads
 
 # Routers included when their module is present; each module exposes ``router``.
 OPTIONAL_ROUTERS = ("smsconsent.web.console",)
@@ -151,6 +152,7 @@ def create_app(settings: Settings, *, store: Store | None = None,
               lifespan=lifespan)
     app.state.settings, app.state.store, app.state.metrics = settings, store, app_metrics
     app.state.loop_store, app.state.group_commit = loop_store, group_commit
+    app.state.shared_reads = SharedReads(loop_store)
     errors.install(app)
     app.include_router(ops)
     for router in (rest.router, bulk.router, webhooks.router):

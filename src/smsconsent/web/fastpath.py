@@ -150,8 +150,9 @@ async def twilio(state: Any, scope: Scope, raw: bytes) -> Response:
     workspace = scope["path"][len(TWILIO):]
     url = webhooks.scope_twilio_url(state.settings, scope, header(scope, b"host"))
     params = twilio_form(raw)
-    # Secrets, number, workspace, lists: one statement (services/hot_reads.py).
-    found = hot_reads.inbound(state.loop_store, workspace, params.get("To", ""))
+    # Secrets, number, workspace, lists: one statement (services/hot_reads.py), shared by the
+    # webhooks of a loop turn (web/shared_reads.py).
+    found = await state.shared_reads.inbound(workspace, params.get("To", ""))
     if found is None:
         raise Fallback
     msg = webhooks.twilio_verified(found.secrets, params, _text(scope, b"x-twilio-signature"),

@@ -47,7 +47,7 @@ async def commit_text(state: Any, source: str, inbound: Inbound) -> InboundResul
     group: GroupCommit = state.group_commit
     result = await group.run(inbound.workspace.id,
                              partial(services.record_inbound, inbound=inbound),
-                             reads=(inbound.provider_id, inbound.contact))
+                             reads=(inbound.provider_id, inbound.contact), number=inbound.our)
     if not result.duplicate:
         state.metrics.inbound_text(result.intent, source)
     return result
