@@ -16,7 +16,7 @@ import io
 from collections.abc import Generator
 from contextlib import closing
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, Protocol, TextIO
@@ -180,6 +180,16 @@ class ChunkReader:
         """Lines read so far, counted from ``start`` (``\n``, ``\r\n`` and ``\r`` end one)."""
         return self._reader.line_num
 
+    @property
+    def text(self) -> io.TextIOWrapper:
+        """The text after the rows read so far (``csvlines`` reads it as lines)."""
+        return self._text
+
+    def resume(self, text: str) -> None:
+        """Parse ``text`` (taken from ``self.text`` by its caller, from a record's start)
+        and then the rest of the file; ``line`` counts from there."""
+        self._reader = csv.reader(chain(io.StringIO(text, newline=""), self._text))
+
     def chunks(self, size: int, until: int | None = None
                ) -> Generator[list[list[str]], None, None]:
         """Lists of at most ``size`` rows; with ``until``, no row is begun at or after that
@@ -325,6 +335,12 @@ class RowsWriter:
         """``write_many``'s text, formatted a column at a time (``csvformat``)."""
         self._sink.write(format_rows(rows))
         self.count += len(rows)
+
+    def write_lines(self, records: list[str]) -> None:
+        """Records already formatted (``csvformat.format_records``), each without its end."""
+        if records:
+            self._sink.write("\n".join(records) + "\n")
+            self.count += len(records)
 
     def append(self, text: TextIO, count: int) -> None:
         """``count`` rows another writer formatted (with no header), copied as they are."""

@@ -1,0 +1,114 @@
+"""``filter``'s chunks as lines (``csvlines``): a plain line is never made a row.
+
+A plain line (no quote, the header's width) is its record as the writer would write it, so a
+refused one is written as it came plus its reason and detail, and a sendable one as it came
+when its number is already in E.164, or with that one field replaced. Its number is the one
+field cut out of it. The other records (rows, parsed) go the way ``Part`` takes every row:
+made the header's width, their number taken, formatted a column at a time. The answers, and
+the bytes written, are ``Part``'s (the exact path's): ``tests/integration/test_filter_exact.py``
+compares the two on any file.
+"""
+
+from __future__ import annotations
+
+from itertools import compress, repeat
+from operator import is_, itemgetter, ne, not_, or_
+from typing import Any, cast
+
+from smsconsent import csvio
+from smsconsent.csvformat import format_records, quote_column
+from smsconsent.csvlines import Record, Records, with_field
+from smsconsent.services.filtering import Part
+from smsconsent.services.verdicts import _DETAILS
+
+# the records, their phone fields, their numbers (None: refused before the lookup), and why
+Lines = tuple[list[Record], list[str], list[str | None], dict[int, tuple[str, str]]]
+
+
+class LinePart(Part):
+    """``Part`` on the records of ``csvlines.LineChunks`` (never ``exact``)."""
+
+    def screen(self, chunk: Any) -> tuple[Any, list[str]]:
+        """Rows made the header's width (a long one cut and refused), and ``Part.numbers``
+        of every record's phone field."""
+        records, texts = cast(Records, chunk)
+        width = self.task.width
+        whys: dict[int, tuple[str, str]] = {}
+        kinds = list(map(type, records))
+        for i in (_where(kinds, list) if list in kinds else ()):
+            fields = cast(list[str], records[i])
+            if len(fields) > width:
+                whys[i] = ("bad_row", csvio.with_extra_fields(_DETAILS["bad_row"], fields,
+                                                              width))
+                records[i] = fields[:width]
+            elif len(fields) < width:
+                records[i] = csvio.fit(fields, width)
+        phones, wanted = self.numbers(texts, whys)
+        return (records, texts, phones, whys), wanted
+
+    def count(self, chunk: Any) -> int:
+        return len(cast(Records, chunk)[0])
+
+    def finish(self, judged: Any, states: dict[str, str]) -> None:
+        """Judge the records (``Judge.many``) and write both outputs in the file's order."""
+        records, texts, phones, whys = cast(Lines, judged)
+        # a number refused before the lookup is None, which has no stored state
+        verdicts = self.judge_.many(list(map(states.get, cast(list[str], phones))))
+        for i, (why, detail) in whys.items():
+            verdicts[i] = (False, why, detail)
+        allowed = list(map(itemgetter(0), verdicts))
+        self.out.write_lines(self._sendable(records, texts, phones, allowed))
+        refused = list(map(not_, allowed))
+        ends = list(map(itemgetter(1, 2), compress(verdicts, refused)))
+        self.reasons.update(map(itemgetter(0), ends))
+        self.rejects.write_lines(_refused(list(compress(records, refused)), ends))
+        self.report.advance(len(records))
+
+    def _sendable(self, records: list[Record], texts: list[str], phones: list[str | None],
+                  allowed: list[bool]) -> list[str]:
+        """The sendable records' text: a plain line as it came unless its number was not
+        written in E.164 (then that field is replaced); rows with the number, formatted."""
+        at = self.task.phone
+        sent = list(compress(records, allowed))
+        numbers = cast(list[str], list(compress(phones, allowed)))
+        redo = map(or_, map(is_, map(type, sent), repeat(list)),
+                   map(ne, compress(texts, allowed), numbers))
+        rows_at = []
+        width, texts_sent = self.task.width, list(compress(texts, allowed))
+        for i in compress(range(len(sent)), redo):
+            record = sent[i]
+            if isinstance(record, str):
+                sent[i] = with_field(record, width, at, texts_sent[i], numbers[i])
+            else:
+                record[at] = numbers[i]
+                rows_at.append(i)
+        if rows_at:
+            for i, text in zip(rows_at, format_records(list(map(sent.__getitem__, rows_at))),
+                               strict=True):
+                sent[i] = text
+        return cast(list[str], sent)
+
+
+def _refused(failed: list[Record], ends: list[tuple[str, str]]) -> list[str]:
+    """The refused records' text: a plain line as it came, rows formatted, each followed by
+    its reason and detail (formatted a column at a time)."""
+    if not failed:
+        return []
+    reasons, details = zip(*ends, strict=True)
+    kinds = list(map(type, failed))
+    rows_at = _where(kinds, list) if list in kinds else []
+    rows = [cast(list[str], failed[i]) for i in rows_at]
+    for i in rows_at:
+        failed[i] = ""
+    lines = list(map(",".join, zip(cast(list[str], failed), quote_column(reasons),
+                                   quote_column(details), strict=True)))
+    if rows_at:
+        for i, text in zip(rows_at, format_records(rows, list(map(ends.__getitem__, rows_at))),
+                           strict=True):
+            lines[i] = text
+    return lines
+
+
+def _where(kinds: list[type], kind: type) -> list[int]:
+    """Where ``kinds`` holds ``kind``."""
+    return list(compress(range(len(kinds)), map(is_, kinds, repeat(kind))))
