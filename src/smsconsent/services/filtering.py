@@ -38,11 +38,17 @@ from smsconsent.csvlines import LineChunks
 from smsconsent.domain.phones import PhoneNormalizer
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.errors import InvalidPhone, NotFound
-from smsconsent.services.base import Store, load_workspace_by_id, our_number, parse_sender
+from smsconsent.services.base import (
+    Store,
+    known_list,
+    known_purpose,
+    load_workspace_by_id,
+    our_number,
+    parse_sender,
+)
 from smsconsent.services.collector import collector_paused
 from smsconsent.services.lookups import Lookups
 from smsconsent.services.seen_numbers import SEEN_IN_MEMORY, SeenNumbers
-from smsconsent.services.sending import _known_list, _purpose
 from smsconsent.services.verdicts import _DETAILS, Judge
 
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
@@ -78,14 +84,14 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
     """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
-    purpose = _purpose(purpose)
+    purpose = known_purpose(purpose)
     ours = parse_sender(sender)
     with store.read() as conn:
         number = our_number(conn, ours, workspace)
         if number is None:
             raise NotFound(f"{ours} is not a number of any workspace", code="unknown_number")
         ws = load_workspace_by_id(conn, number.workspace_id)
-        _known_list(conn, ws.id, list_name)
+        known_list(conn, ws.id, list_name)
     shape = csvio.scan(source, name)
     report.start(shape.rows)
     header = list(shape.header)
