@@ -7,8 +7,9 @@ on first use (``__getattr__``): a command that never classifies a message (``fil
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from smsconsent.lazy import lazy_names
 
 if TYPE_CHECKING:
     from smsconsent.domain.classification import (
@@ -28,10 +29,5 @@ __all__ = ["DEFAULT_POLICY", "Classification", "Intent", "KeywordPolicy", "Polic
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"smsconsent.domain.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, {name: f"smsconsent.domain.{home}"
+                                    for name, home in _HOMES.items()})

@@ -10,8 +10,9 @@ the import pipeline, the web pieces): a tenth of a second of every CLI start.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from smsconsent.lazy import lazy_names
 
 if TYPE_CHECKING:
     from smsconsent.services.agents import (
@@ -80,13 +81,8 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, {name: f"smsconsent.services.{home}"
+                                    for name, home in _HOMES.items()})
 
 
 __all__ = [
