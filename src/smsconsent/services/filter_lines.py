@@ -12,7 +12,7 @@ compares the two on any file.
 from __future__ import annotations
 
 from itertools import compress, repeat
-from operator import is_, itemgetter, ne, not_, or_
+from operator import add, eq, is_, itemgetter, ne, not_
 from typing import Any, cast
 
 from smsconsent import csvio
@@ -66,22 +66,25 @@ class LinePart(Part):
 
     def _sendable(self, records: list[Record], texts: list[str], phones: list[str | None],
                   allowed: list[bool]) -> list[str]:
-        """The sendable records' text: a plain line as it came unless its number was not
-        written in E.164 (then that field is replaced); rows with the number, formatted."""
+        """The sendable records' text: a line as it came unless its number was not written
+        in E.164 (then that field is replaced); rows with the number, formatted."""
         at = self.task.phone
         sent = list(compress(records, allowed))
         numbers = cast(list[str], list(compress(phones, allowed)))
-        redo = map(or_, map(is_, map(type, sent), repeat(list)),
-                   map(ne, compress(texts, allowed), numbers))
-        rows_at = []
-        width, texts_sent = self.task.width, list(compress(texts, allowed))
-        for i in compress(range(len(sent)), redo):
-            record = sent[i]
-            if isinstance(record, str):
-                sent[i] = with_field(record, width, at, texts_sent[i], numbers[i])
-            else:
-                record[at] = numbers[i]
-                rows_at.append(i)
+        olds = list(compress(texts, allowed))
+        kinds = list(map(type, sent))
+        rows_at = _where(kinds, list) if list in kinds else []
+        for i in rows_at:
+            cast(list[str], sent[i])[at] = olds[i] = numbers[i]
+        changed = list(compress(range(len(sent)), map(ne, olds, numbers)))
+        if changed:
+            lines = cast(list[str], list(map(sent.__getitem__, changed)))  # rows: unchanged
+            was, now = list(map(olds.__getitem__, changed)), list(map(numbers.__getitem__, changed))
+            # a field met once in its line is that field (it holds no comma): replaced in C
+            once = map(eq, map(str.count, lines, was), repeat(1))
+            for i, line, old, new, alone in zip(changed, lines, was, now, once, strict=False):
+                sent[i] = line.replace(old, new, 1) if alone else \
+                    with_field(line, self.task.width, at, old, new)
         if rows_at:
             for i, text in zip(rows_at, format_records(list(map(sent.__getitem__, rows_at))),
                                strict=True):
@@ -90,18 +93,17 @@ class LinePart(Part):
 
 
 def _refused(failed: list[Record], ends: list[tuple[str, str]]) -> list[str]:
-    """The refused records' text: a plain line as it came, rows formatted, each followed by
-    its reason and detail (formatted a column at a time)."""
+    """The refused records' text: a line as it came, rows formatted, each followed by its
+    reason and detail (formatted once for each distinct pair: they repeat)."""
     if not failed:
         return []
-    reasons, details = zip(*ends, strict=True)
+    endings = {end: "," + ",".join(quote_column(end)) for end in dict.fromkeys(ends)}
     kinds = list(map(type, failed))
     rows_at = _where(kinds, list) if list in kinds else []
     rows = [cast(list[str], failed[i]) for i in rows_at]
     for i in rows_at:
         failed[i] = ""
-    lines = list(map(",".join, zip(cast(list[str], failed), quote_column(reasons),
-                                   quote_column(details), strict=True)))
+    lines = list(map(add, cast(list[str], failed), map(endings.__getitem__, ends)))
     if rows_at:
         for i, text in zip(rows_at, format_records(rows, list(map(ends.__getitem__, rows_at))),
                            strict=True):
