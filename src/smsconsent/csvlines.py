@@ -90,27 +90,22 @@ class LineChunks:
         if body.endswith("\n"):
             body = body[:-1]
         lines = body.split("\n")
-        keep = None
-        if not all(map(str.strip, lines, repeat(BLANK))):
-            keep = list(map(bool, map(str.strip, lines, repeat(BLANK))))
-            lines = list(compress(lines, keep))
         bare = lines
         if '"' in body:
             shown = _unquoted(body)
             if shown is None:  # a quote the writer would not write: a line at a time
                 return self._quoted(lines)
             bare = shown.split("\n")
-            if keep is not None:
-                bare = list(compress(bare, keep))
-        fit = list(map(eq, map(str.count, bare, repeat(",")), repeat(self._width - 1)))
+        width, at = self._width, self._at
+        fit = list(map(eq, map(str.count, bare, repeat(",")), repeat(width - 1)))
         if all(fit):
-            texts = _split_field(bare, self._at)
-            if '"' not in texts:
+            texts = _field(bare, at)
+            if '"' not in texts and all(map(str.strip, texts)):  # no blank line either
                 return cast(list[Record], lines), texts
             kinds = [PLAIN] * len(lines)
         else:
             kinds = [PLAIN if ok else PARSED for ok in fit]
-            texts = _split_field(_where(bare, kinds, PLAIN), self._at)
+            texts = _field(list(compress(bare, fit)), at)
         if '"' in texts:  # a quoted phone field: parsed
             plain = iter(texts)
             for i in _at(kinds, PLAIN):
@@ -127,7 +122,7 @@ class LineChunks:
         kinds = list(map(_KIND.__getitem__, zip(quoted, wide, strict=True)))
         texts: list[Iterator[str]] = [iter(()), iter(()), iter(())]
         if PLAIN in kinds:
-            texts[PLAIN] = iter(_split_field(_where(lines, kinds, PLAIN), self._at))
+            texts[PLAIN] = iter(_field(_where(lines, kinds, PLAIN), self._at))
         if QUOTED in kinds:
             found = _canonical(self._width, self._at).findall(
                 "\n".join(_where(lines, kinds, QUOTED)))
@@ -155,8 +150,10 @@ class LineChunks:
                 records[i] = row
             texts[PARSED] = iter(_fields(parsed, self._at))
         phones = list(map(next, map(texts.__getitem__, kinds)))
-        if not _none_blank(parsed):
-            keep = [not isinstance(record, list) or not _blank(record) for record in records]
+        # a blank line (whitespace and commas) has a blank phone field, if it is not parsed
+        if not _none_blank(parsed) or not all(map(str.strip, phones)):
+            keep = [not (_blank(record) if isinstance(record, list) else
+                         not record.strip(BLANK)) for record in records]
             return list(compress(records, keep)), list(compress(phones, keep))
         return records, phones
 
@@ -167,10 +164,7 @@ def _unquoted(body: str) -> str | None:
     is a whole field (between commas or line ends), so the lines are read as lines."""
     quotes = body.count('"')
     shown, fields = _QUOTED_FIELD.subn('"', body)
-    if quotes != 2 * fields:
-        return None
-    if shown.count(',"') + shown.count('\n"') + shown.startswith('"') != fields \
-            or shown.count('",') + shown.count('"\n') + shown.endswith('"') != fields:
+    if quotes != 2 * fields or _ASTRAY.search(shown):
         return None
     return shown
 
@@ -187,8 +181,8 @@ def _where(lines: list[str], kinds: list[int], kind: int) -> list[str]:
     return list(compress(lines, map(eq, kinds, repeat(kind))))
 
 
-def _split_field(lines: list[str], at: int) -> list[str]:
-    """The field ``at`` of each line with no quote and enough commas."""
+def _field(lines: list[str], at: int) -> list[str]:
+    """The field ``at`` of each line whose fields hold no comma (enough of them)."""
     return list(map(itemgetter(at), map(str.split, lines, repeat(","), repeat(at + 1))))
 
 
@@ -198,6 +192,7 @@ def _fields(rows: list[list[str]], at: int) -> list[str]:
 
 
 _QUOTED_FIELD = re.compile(r'"[^"\n]*,[^"\n]*"')
+_ASTRAY = re.compile(r'"(?:(?<=[^,\n]")|(?=[^,\n]))')  # a quote not between commas or lines
 # A field the writer writes as it is: no quote, comma or line end; or quoted, with a comma
 # and no quote inside (the writer quotes it, and doubles no quote).
 _FIELD = r'(?:[^,"\n]*|"[^"\n]*,[^"\n]*")'
