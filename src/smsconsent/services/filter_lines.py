@@ -19,7 +19,7 @@ from smsconsent import csvio
 from smsconsent.csvformat import format_records, quote_column
 from smsconsent.csvlines import Record, Records, with_field
 from smsconsent.services.filtering import Part
-from smsconsent.services.verdicts import _DETAILS
+from smsconsent.services.verdicts import _DETAILS, Verdict
 
 # the records, their phone fields, their numbers (None: refused before the lookup), and why
 Lines = tuple[list[Record], list[str], list[str | None], dict[int, tuple[str, str]]]
@@ -59,9 +59,9 @@ class LinePart(Part):
         allowed = list(map(itemgetter(0), verdicts))
         self.out.write_lines(self._sendable(records, texts, phones, allowed))
         refused = list(map(not_, allowed))
-        ends = list(map(itemgetter(1, 2), compress(verdicts, refused)))
-        self.reasons.update(map(itemgetter(0), ends))
-        self.rejects.write_lines(_refused(list(compress(records, refused)), ends))
+        failed = list(compress(verdicts, refused))
+        self.reasons.update(map(itemgetter(1), failed))
+        self.rejects.write_lines(_refused(list(compress(records, refused)), failed))
         self.report.advance(len(records))
 
     def _sendable(self, records: list[Record], texts: list[str], phones: list[str | None],
@@ -92,21 +92,29 @@ class LinePart(Part):
         return cast(list[str], sent)
 
 
-def _refused(failed: list[Record], ends: list[tuple[str, str]]) -> list[str]:
+def _refused(failed: list[Record], verdicts: list[Verdict]) -> list[str]:
     """The refused records' text: a line as it came, rows formatted, each followed by its
-    reason and detail (formatted once for each distinct pair: they repeat)."""
+    reason and detail (formatted once for each distinct verdict when they repeat, as the
+    verdicts on imported opt-outs of one time do, else a column at a time)."""
     if not failed:
         return []
-    endings = {end: "," + ",".join(quote_column(end)) for end in dict.fromkeys(ends)}
     kinds = list(map(type, failed))
     rows_at = _where(kinds, list) if list in kinds else []
     rows = [cast(list[str], failed[i]) for i in rows_at]
     for i in rows_at:
         failed[i] = ""
-    lines = list(map(add, cast(list[str], failed), map(endings.__getitem__, ends)))
+    distinct = dict.fromkeys(verdicts)
+    if len(distinct) * 8 <= len(verdicts):
+        endings = {verdict: "," + ",".join(quote_column(verdict[1:])) for verdict in distinct}
+        lines = list(map(add, cast(list[str], failed), map(endings.__getitem__, verdicts)))
+    else:
+        lines = list(map(",".join, zip(cast(list[str], failed),
+                                       quote_column(list(map(itemgetter(1), verdicts))),
+                                       quote_column(list(map(itemgetter(2), verdicts))),
+                                       strict=True)))
     if rows_at:
-        for i, text in zip(rows_at, format_records(rows, list(map(ends.__getitem__, rows_at))),
-                           strict=True):
+        ends = [verdicts[i][1:] for i in rows_at]
+        for i, text in zip(rows_at, format_records(rows, ends), strict=True):
             lines[i] = text
     return lines
 
