@@ -19,7 +19,8 @@ from smsconsent import csvio
 from smsconsent.csvformat import format_records, quote_column
 from smsconsent.csvlines import Record, Records, with_field
 from smsconsent.services.filtering import Part
-from smsconsent.services.verdicts import _DETAILS, Verdict
+from smsconsent.services.verdict_shapes import Verdict
+from smsconsent.services.verdicts import _DETAILS
 
 # the records, their phone fields, their numbers (None: refused before the lookup), and why
 Lines = tuple[list[Record], list[str], list[str | None], dict[int, tuple[str, str]]]
