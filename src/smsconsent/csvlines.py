@@ -4,11 +4,14 @@ Most lines of a campaign file are written the way ``csv.writer`` writes their fi
 quote, or quotes only around a field holding a comma. Such a line of as many fields as the
 header is exactly its record, both ways: the parser reads its fields from it, and the writer
 would write those fields back as the same text. Building its row (a list and a string per
-field) and formatting it again took half of a filter's time; here the line stays one string,
-and its phone field is cut out of it (by ``str.split`` when the line has no quote, by one
-regular expression over a block's quoted lines, ``_canonical``, otherwise). The other lines
-(another width, a quote the writer would not write) are parsed by the ``csv`` module, all of
-a block's in one call, and stay rows.
+field) and formatting it again took half of a filter's time; here the line stays one string.
+A block's quoted fields of that kind are each replaced by one quote (``_unquoted``: one
+``re.subn``, and one search for a quote left anywhere else); then every line's fields are its
+commas', so its width is its count of commas and its phone field is cut out by ``str.split``.
+A block with some other quote is read a line at a time by one regular expression over its
+quoted lines (``_canonical``). The other lines (another width, a quoted phone field, a quote
+the writer would not write) are parsed by the ``csv`` module, all of a block's in one call,
+and stay rows.
 
 That a line is a whole record holds while no quoted field runs across a line end: each
 block's parsed lines are parsed with a sentinel line after them, and if any record took more

@@ -18,7 +18,9 @@ opt-out is in force, the one list's membership, the marketing grant). Never-seen
 share the empty state's answer. Nor is Python asked once per row where C can do a chunk at a
 time: numbers are read a column at a time (``PhoneNormalizer.many``), duplicates found by set
 operations, verdicts taken by stored text and rows split by them with ``compress``, and the
-outputs formatted a column at a time (``csvformat``). ``exact=True`` instead judges row by
+outputs formatted a column at a time (``csvformat``); in one process, a line that the writer
+would write as it is is not even made a row: it is judged and written as the line it is
+(``filter_lines``, ``csvlines``). ``exact=True`` instead judges row by
 row, rebuilding every stored state, asking ``decide`` for each and writing with ``csv.writer``:
 the reference the tests hold the fast path to, byte for byte.
 """
