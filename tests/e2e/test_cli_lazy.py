@@ -68,3 +68,21 @@ def test_a_filter_loads_its_own_modules() -> None:
     assert "smsconsent.cli.bulk" in loaded
     assert "smsconsent.cli.admin" not in loaded
     assert "smsconsent.domain.classifier" not in loaded
+
+
+def test_the_packages_names_and_submodules_are_there_when_asked() -> None:
+    """Every public name of ``smsconsent`` and ``smsconsent.services``, and the services'
+    submodules, as when the packages imported them all; an unknown name is an AttributeError."""
+    out = _run("import smsconsent, smsconsent.services as s\n"
+               "assert all(hasattr(smsconsent, n) for n in smsconsent.__all__)\n"
+               "assert s.queries.CONTACT_STATUSES and s.filtering.SPLIT_ROWS\n"
+               "assert all(hasattr(s, n) for n in s.__all__)\n"
+               "for package in (smsconsent, s):\n"
+               "    try:\n"
+               "        package.nosuch\n"
+               "    except AttributeError:\n"
+               "        pass\n"
+               "    else:\n"
+               "        raise SystemExit('nosuch found')\n"
+               "print('ok')")
+    assert out == "ok\n"
