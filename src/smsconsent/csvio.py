@@ -161,9 +161,10 @@ class ChunkReader:
             csv.field_size_limit(MAX_FIELD)
         if start:
             source.seek(start)
-        self._text = io.TextIOWrapper(source, encoding=ENCODING if start == 0 else "utf-8",
+        # the text after the rows read so far (``csvlines`` reads it as lines, ``resume``)
+        self.text = io.TextIOWrapper(source, encoding=ENCODING if start == 0 else "utf-8",
                                       errors="strict", newline="")
-        self._reader = csv.reader(self._text)
+        self._reader = csv.reader(self.text)
         self.header: list[str] | None = None
         if start == 0:
             try:
@@ -180,15 +181,10 @@ class ChunkReader:
         """Lines read so far, counted from ``start`` (``\n``, ``\r\n`` and ``\r`` end one)."""
         return self._reader.line_num
 
-    @property
-    def text(self) -> io.TextIOWrapper:
-        """The text after the rows read so far (``csvlines`` reads it as lines)."""
-        return self._text
-
     def resume(self, text: str) -> None:
         """Parse ``text`` (taken from ``self.text`` by its caller, from a record's start)
         and then the rest of the file; ``line`` counts from there."""
-        self._reader = csv.reader(chain(io.StringIO(text, newline=""), self._text))
+        self._reader = csv.reader(chain(io.StringIO(text, newline=""), self.text))
 
     def chunks(self, size: int, until: int | None = None
                ) -> Generator[list[list[str]], None, None]:
@@ -212,7 +208,7 @@ class ChunkReader:
 
     def close(self) -> None:
         """Let go of the source without closing it (the caller owns it)."""
-        self._text.detach()
+        self.text.detach()
 
 
 @dataclass(frozen=True)
