@@ -44,17 +44,35 @@ def format_rows(rows: Sequence[Sequence[str]], *more: Sequence[Sequence[str]]) -
     fields: a refusal's reason and detail)."""
     if not rows:
         return ""
+    columns = _columns(rows, *more)
+    if columns is None:
+        return _by_writer(rows, *more)
+    return "\n".join(map(",".join, zip(*map(quote_column, columns), strict=True))) + "\n"
+
+
+def format_records(rows: Sequence[Sequence[str]], *more: Sequence[Sequence[str]]
+                   ) -> list[str]:
+    """``format_rows``' records one by one, each without its line end."""
+    columns = _columns(rows, *more) if rows else None
+    if columns is None:  # rare (see ``_columns``): the writer's text, a record at a time
+        return [_by_writer([row], *([extra] for extra in ends))[:-1]
+                for row, *ends in zip(rows, *more, strict=True)]
+    return list(map(",".join, zip(*map(quote_column, columns), strict=True)))
+
+
+def _columns(rows: Sequence[Sequence[str]], *more: Sequence[Sequence[str]]
+             ) -> list[Sequence[str]] | None:
+    """The records' columns, or None when the writer must format them: rows of unequal
+    width, or records of one field (a lone empty field is written ``""``)."""
     columns: list[Sequence[str]] = []
     for part in (rows, *more):
         if len(part) != len(rows) or len(set(map(len, part))) != 1:
-            return _by_writer(rows, *more)  # rows of unequal width
+            return None
         columns.extend(zip(*part, strict=True))
-    if len(columns) < 2:  # a lone empty field is written ""
-        return _by_writer(rows, *more)
-    return "\n".join(map(",".join, zip(*map(_quote_column, columns), strict=True))) + "\n"
+    return columns if len(columns) >= 2 else None
 
 
-def _quote_column(fields: Sequence[str]) -> Sequence[str]:
+def quote_column(fields: Sequence[str]) -> Sequence[str]:
     """The column's fields as the writer writes them: those holding a ``QUOTED`` character
     in quotes (quotes inside doubled), the others as they are."""
     text = "".join(fields)

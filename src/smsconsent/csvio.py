@@ -16,7 +16,7 @@ import io
 from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, Protocol, TextIO
@@ -173,9 +173,10 @@ class ChunkReader:
             csv.field_size_limit(MAX_FIELD)
         if start:
             source.seek(start)
-        self._text = io.TextIOWrapper(source, encoding=ENCODING if start == 0 else "utf-8",
+        # the text after the rows read so far (``csvlines`` reads it as lines, ``resume``)
+        self.text = io.TextIOWrapper(source, encoding=ENCODING if start == 0 else "utf-8",
                                       errors="strict", newline="")
-        self._reader = csv.reader(self._text)
+        self._reader = csv.reader(self.text)
         self.header: list[str] | None = None
         if start == 0:
             try:
@@ -191,6 +192,11 @@ class ChunkReader:
     def line(self) -> int:
         """Lines read so far, counted from ``start`` (``\n``, ``\r\n`` and ``\r`` end one)."""
         return self._reader.line_num
+
+    def resume(self, text: str) -> None:
+        """Parse ``text`` (taken from ``self.text`` by its caller, from a record's start)
+        and then the rest of the file; ``line`` counts from there."""
+        self._reader = csv.reader(chain(io.StringIO(text, newline=""), self.text))
 
     def chunks(self, size: int, until: int | None = None
                ) -> Generator[list[list[str]], None, None]:
@@ -214,7 +220,7 @@ class ChunkReader:
 
     def close(self) -> None:
         """Let go of the source without closing it (the caller owns it)."""
-        self._text.detach()
+        self.text.detach()
 
 
 @dataclass(frozen=True)
@@ -337,6 +343,12 @@ class RowsWriter:
         """``write_many``'s text, formatted a column at a time (``csvformat``)."""
         self._sink.write(format_rows(rows))
         self.count += len(rows)
+
+    def write_lines(self, records: list[str]) -> None:
+        """Records already formatted (``csvformat.format_records``), each without its end."""
+        if records:
+            self._sink.write("\n".join(records) + "\n")
+            self.count += len(records)
 
     def append(self, text: TextIO, count: int) -> None:
         """``count`` rows another writer formatted (with no header), copied as they are."""

@@ -166,6 +166,40 @@ def test_fast_path_on_a_phone_column_alone(ledger: Store, rows: list[list[str]],
         assert fast == _run(ledger, data, purpose, None, 10_000, exact=True)
 
 
+_bare = st.text(alphabet="ab \u00e9", max_size=4)
+_raw_field = st.one_of(  # mostly as the writer writes them (bare, or quoted for a comma)
+    _bare, _bare, _bare, st.text(alphabet="ab ,\u00e9", max_size=6).map(lambda t: f'"{t},"'),
+    st.text(alphabet='ab ,"\u00e9', max_size=6).map(lambda t: '"' + t.replace('"', '""') + '"'),
+    st.sampled_from(['"Lyon, FR"', '""', '"ab"', 'x"y', '"a,"b', '\x00', "\u00e9\u3000", " "]))
+_raw_number = st.one_of(_number, _number, _number.map(lambda t: f'"{t}"'),
+                        st.just('"(555) 123-0013, x"'))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(
+    st.tuples(_raw_field, _raw_number, _raw_field),
+    st.tuples(_raw_number, _raw_field, _raw_field),  # a quote before the number, or not
+    st.tuples(_raw_field, _raw_number),
+    st.tuples(_raw_field, _raw_number, _raw_field, _raw_field),
+    st.tuples(_raw_field)).map(",".join), max_size=40),
+    ends=st.sampled_from(["\n", "\r\n", "\r"]), chunk=st.integers(1, 12), bom=st.booleans(),
+    broken=st.integers(-1, 40))
+def test_fast_path_on_lines_as_people_write_them(ledger: Store, lines: list[str], ends: str,
+                                                 chunk: int, bom: bool, broken: int) -> None:
+    """Lines not written by ``csv.writer`` (quotes where none is needed, stray or undoubled
+    quotes, a quoted number, a number before or after a quoted field, NUL, any line end, a
+    BOM, a quoted line break at line ``broken``): lines kept as they came and rows parsed
+    give the reference's bytes."""
+    if 0 <= broken <= len(lines):
+        lines.insert(broken, 'x,"(555) 123-0003\nb",y')
+    data = (("\ufeff" if bom else "") + "name,phone,note" + ends + ends.join(lines) + ends
+            ).encode()
+    for purpose in ("informational", "marketing"):
+        fast = _run(ledger, data, purpose, None, chunk, exact=False)
+        assert fast == _run(ledger, data, purpose, None, 10_000, exact=True)
+
+
 def test_every_verdict_is_the_gates(ledger: Store) -> None:
     """On each contact of the ledger and a new one, each row's fate is what ``check`` says,
     and the opt-out detail names the opt-out in force."""

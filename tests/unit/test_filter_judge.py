@@ -114,3 +114,55 @@ def test_many_is_stored_text_by_text(histories: list[list[tuple[str, dict[str, A
             asked = [None if i < 0 else texts[i % len(texts)] for i in chunk]
             assert judge.many(asked) == [reference.unseen if text is None
                                          else reference.stored(text) for text in asked]
+
+
+def _imported(key: str, at: str, last: str, method: str = "import", by: str = "agent:root",
+              status: str = "opted_out") -> str:
+    return canonical({"consents": {key: {"by": by, "method": method, "opted_out_at": at,
+                                          "source": "import", "status": status}},
+                      "last_at": last})
+
+
+_time = st.one_of(
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")),
+    st.sampled_from(["2024-01-01T00:00:00Z", "2024-01-01T00:00:0\"Z", "2024-01-01T00:00:0\\Z",
+                     "2024-01-01T00:00:0\nZ", "x024-01-01T00:00:00.000000Z", "", "Z"]))
+_imports = st.builds(_imported, key=st.sampled_from(KEYS), at=_time, last=_time,
+                     method=st.sampled_from(["import", "agent", ""]),
+                     by=st.sampled_from(["agent:root", "agent:a\"b"]),
+                     status=st.sampled_from(["opted_out", "opted_out", "opted_in"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks=st.lists(st.lists(st.one_of(_imports, _imports.map(lambda t: t.replace(
+    '"last_at"', '"blocked":true,"last_at"')), _imports.map(lambda t: t[:-1] + ',"x":1}')),
+    max_size=12), max_size=6),
+    campaign=st.sampled_from([None, "C1"]), purpose=st.sampled_from(PURPOSES),
+    list_name=st.sampled_from([None, "deals"]), essential=st.booleans())
+def test_imported_opt_outs_by_shape_are_stored_text_by_text(
+        chunks: list[list[str]], campaign: str | None, purpose: str, list_name: str | None,
+        essential: bool) -> None:
+    """Imported opt-outs of many times and keys, methods, statuses, with quotes, escapes and
+    line breaks where a time is, other lengths, and near misses (blocked, another field):
+    ``many``, which judges texts of a learnt shape without reading them, gives each text
+    what ``stored`` gives it."""
+    policy = WorkspacePolicy(essential_after_stop=essential)
+    judge = Judge(SENDER, campaign, purpose, policy, list_name)
+    reference = Judge(SENDER, campaign, purpose, policy, list_name)
+    for chunk in chunks:
+        assert judge.many(list(chunk)) == [reference.stored(text) for text in chunk]
+
+
+def test_a_shape_is_learnt_and_used() -> None:
+    """After one imported opt-out, others of the same import are judged by its shape."""
+    judge = Judge(SENDER, None, "informational", WorkspacePolicy(), None)
+    first = [_imported("sms:workspace", f"2024-01-0{n}T00:00:00.000000Z",
+                       "2024-02-01T00:00:00.000000Z") for n in range(1, 3)]
+    judge.many(first)
+    assert len(judge._shapes) == 1
+    later = [_imported("sms:workspace", f"2023-0{n}-01T10:00:00.000000Z",
+                       f"2023-0{n}-02T10:00:00.000000Z") for n in range(1, 10)]
+    with patch.object(Judge, "stored", side_effect=AssertionError):
+        verdicts = judge.many(later)
+    assert verdicts[0] == (False, "opted_out", "the contact opted out of SMS from this number "
+                           "(sms:workspace, import, 2023-01-01T10:00:00.000000Z)")

@@ -49,24 +49,54 @@ def hoist_globals(argv: list[str]) -> list[str]:
     return front + rest + tail
 
 
-def load_commands() -> None:
-    """Import every command module; each registers its commands on ``app``."""
-    from smsconsent.cli import (  # noqa: F401
-        admin,
-        bulk,
-        classify,
-        consent,
-        demo,
-        serve,
-    )
+MODULES = ("admin", "bulk", "classify", "consent", "demo", "serve")
+# The modules that register each command (``tests/e2e/test_cli_lazy.py`` holds this to what
+# loading them all registers): a command loads only its own, not every command's services.
+HOMES = {
+    "workspace": ("admin", "serve"), "number": ("admin",), "list": ("admin",),
+    "db": ("admin",), "import": ("bulk",), "export": ("bulk",), "filter": ("bulk",),
+    "classify": ("classify",), "inbound": ("consent",), "check": ("consent",),
+    "send": ("consent",), "opt-out": ("consent",), "opt-in": ("consent",),
+    "block": ("consent",), "unblock": ("consent",), "consent": ("consent",),
+    "status": ("consent",), "history": ("consent",), "audit": ("consent",),
+    "demo": ("demo",), "serve": ("serve",), "apikey": ("serve",), "outbox": ("serve",),
+}
+
+
+def load_commands(command: str | None = None) -> None:
+    """Import the command modules that register ``command`` on ``app`` (each registers its
+    own commands), or all of them (for the list of commands, or a name not known here)."""
+    import importlib
+
+    for name in HOMES.get(command or "", MODULES):
+        importlib.import_module(f"smsconsent.cli.{name}")
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The command word of ``hoist_globals``' arguments, if there is one before any option
+    but the global ones (whose values it skips)."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in GLOBAL_OPTIONS:
+            i += 2
+            continue
+        if token.startswith("-"):
+            if token.split("=", 1)[0] in GLOBAL_OPTIONS:
+                i += 1
+                continue
+            return None  # --help and the like: every command
+        return token
+    return None
 
 
 def main() -> None:
     """Entry point of the console script."""
     import sys
 
-    load_commands()
-    app(args=hoist_globals(sys.argv[1:]), prog_name="smsconsent")
+    argv = hoist_globals(sys.argv[1:])
+    load_commands(command_of(argv))
+    app(args=argv, prog_name="smsconsent")
 
 
-__all__ = ["app", "load_commands", "main"]
+__all__ = ["app", "command_of", "load_commands", "main"]

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import NoResultFound
 
 from smsconsent.domain.clock import format_ts
+from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.phones import normalize_phone, normalize_sender
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.replies import Templates
@@ -156,6 +157,23 @@ def our_number(conn: Connection, number: str, workspace: str | None) -> Number |
 
 
 @lru_cache(maxsize=65536)
+def known_purpose(purpose: str) -> str:
+    """``purpose`` if it is one the gate knows (BadInput otherwise)."""
+    if purpose not in PURPOSES:
+        raise BadInput(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
+    return purpose
+
+
+def known_list(conn: Connection, workspace_id: int, name: str | None) -> None:
+    """BadInput unless ``name`` is None or a contact list of the workspace."""
+    if name is None:
+        return
+    found = conn.execute(select(t.contact_lists.c.name).where(
+        t.contact_lists.c.workspace_id == workspace_id, t.contact_lists.c.name == name)).first()
+    if found is None:
+        raise BadInput(f"no contact list named {name!r}", code="unknown_list")
+
+
 def parse_sender(text: str) -> str:
     """A number of ours, as given on the command line or in a request.
 

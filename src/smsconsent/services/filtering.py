@@ -18,7 +18,9 @@ opt-out is in force, the one list's membership, the marketing grant). Never-seen
 share the empty state's answer. Nor is Python asked once per row where C can do a chunk at a
 time: numbers are read a column at a time (``PhoneNormalizer.many``), duplicates found by set
 operations, verdicts taken by stored text and rows split by them with ``compress``, and the
-outputs formatted a column at a time (``csvformat``). ``exact=True`` instead judges row by
+outputs formatted a column at a time (``csvformat``); in one process, a line that the writer
+would write as it is is not even made a row: it is judged and written as the line it is
+(``filter_lines``, ``csvlines``). ``exact=True`` instead judges row by
 row, rebuilding every stored state, asking ``decide`` for each and writing with ``csv.writer``:
 the reference the tests hold the fast path to, byte for byte.
 """
@@ -34,14 +36,21 @@ from operator import itemgetter, not_
 from typing import Any, BinaryIO, cast
 
 from smsconsent import csvio
+from smsconsent.csvlines import LineChunks
 from smsconsent.domain.phones import PhoneNormalizer
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.errors import InvalidPhone, NotFound
-from smsconsent.services.base import Store, load_workspace_by_id, our_number, parse_sender
+from smsconsent.services.base import (
+    Store,
+    known_list,
+    known_purpose,
+    load_workspace_by_id,
+    our_number,
+    parse_sender,
+)
 from smsconsent.services.collector import collector_paused
 from smsconsent.services.lookups import Lookups
 from smsconsent.services.seen_numbers import SEEN_IN_MEMORY, SeenNumbers
-from smsconsent.services.sending import _known_list, _purpose
 from smsconsent.services.verdicts import _DETAILS, Judge
 
 CHUNK = 25_000  # rows read, looked up and written at a time (two in flight)
@@ -77,14 +86,14 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
     """
     started = time.perf_counter()
     report = progress or csvio.NoProgress()
-    purpose = _purpose(purpose)
+    purpose = known_purpose(purpose)
     ours = parse_sender(sender)
     with store.read() as conn:
         number = our_number(conn, ours, workspace)
         if number is None:
             raise NotFound(f"{ours} is not a number of any workspace", code="unknown_number")
         ws = load_workspace_by_id(conn, number.workspace_id)
-        _known_list(conn, ws.id, list_name)
+        known_list(conn, ws.id, list_name)
     shape = csvio.scan(source, name)
     report.start(shape.rows)
     header = list(shape.header)
@@ -93,20 +102,25 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
     task = Task(number.number, number.campaign, purpose, ws.policy, list_name, exact,
                 ws.region, len(shape.header), shape.phone,
                 min(chunk, SPLIT_CHUNK) if split else chunk, SEEN_IN_MEMORY)
-    part = Part(task, csvio.RowsWriter(sendable, header),
-                csvio.RejectsWriter(refused, shape.header), report)
     helper = None
     if split:
         from smsconsent.services import filter_helper
         helper = filter_helper.plan(store, ws.id, source, task)
+    lines = helper is None and not exact  # read as lines (``filter_lines``)
+    part = (_line_part() if lines else Part)(task, csvio.RowsWriter(sendable, header),
+                                              csvio.RejectsWriter(refused, shape.header),
+                                              report)
     with Lookups(store, ws.id, share=helper is not None) as lookups, collector_paused():
         if helper is not None:
             helper.start(lookups.token(), report)
         rows = csvio.ChunkReader(source)
         try:
             until = None if helper is None else helper.cut.lines
-            part.judge(rows.chunks(task.chunk, until=until), lookups,
-                       None if helper is None else helper.relay)
+            if lines:
+                part.judge(LineChunks(rows, task.width, task.phone).chunks(task.chunk), lookups)
+            else:
+                part.judge(rows.chunks(task.chunk, until=until), lookups,
+                           None if helper is None else helper.relay)
             if helper is not None and not helper.finish(part, rows.line):
                 part.judge(rows.chunks(task.chunk), lookups)
         finally:
@@ -119,6 +133,11 @@ def filter_recipients(store: Store, source: BinaryIO, sendable: csvio.TextSink,
             "refused_file": refused_name, "purpose": purpose, "list": list_name,
             "from": number.number, "workspace": ws.name,
             "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _line_part() -> type[Part]:
+    from smsconsent.services.filter_lines import LinePart  # it builds on Part
+    return LinePart
 
 
 @dataclass(frozen=True)
@@ -155,7 +174,7 @@ class Part:
         self.reasons = Counter[str]()
         self.rows = 0
 
-    def judge(self, chunks: Iterator[list[list[str]]], lookups: Lookups,
+    def judge(self, chunks: Iterator[Any], lookups: Lookups,
               between: Callable[[], None] | None = None) -> None:
         """Judge and write every row of ``chunks``; ``between`` is called after each chunk."""
         pending: Any = None
@@ -167,12 +186,16 @@ class Part:
                 if between is not None:
                     between()
             pending = judged
-            self.rows += len(fields_chunk)
+            self.rows += self.count(fields_chunk)
         if pending is not None:
             self.finish(pending, lookups.answer())
 
     def close(self) -> None:
         self.seen.close()
+
+    def count(self, chunk: list[list[str]]) -> int:
+        """The rows in a chunk of ``judge``'s."""
+        return len(chunk)
 
     def remember(self, chunks: Iterator[list[list[str]]]) -> None:
         """Only note the numbers of ``chunks`` as seen, as ``screen`` would."""
@@ -186,7 +209,7 @@ class Part:
                 for phone in phones:
                     seen.add(phone)
 
-    def screen(self, fields_chunk: list[list[str]]) -> tuple[Any, list[str]]:
+    def screen(self, fields_chunk: Any) -> tuple[Any, list[str]]:
         """Each row's number in E.164 and what is wrong with the row before any lookup, and
         the numbers to look up; ``exact`` takes the reference path, a row at a time."""
         if self.task.exact:
@@ -206,7 +229,7 @@ class Part:
         """``_screen_each``'s answers, the column at a time: rows are made the header's
         width here (a short row padded, a long one cut and refused), numbers read by
         ``PhoneNormalizer.many``, duplicates found by set operations when there are none."""
-        width, at, seen = self.task.width, self.task.phone, self.seen
+        width, at = self.task.width, self.task.phone
         whys: dict[int, tuple[str, str]] = {}
         if set(map(len, rows)) != {width}:
             for i, fields in enumerate(rows):
@@ -216,14 +239,24 @@ class Part:
                     rows[i] = fields[:width]
                 elif len(fields) < width:
                     rows[i] = csvio.fit(fields, width)
-        phones = self.norm.many(list(map(itemgetter(at), rows)))
+        texts = list(map(itemgetter(at), rows))
+        phones, wanted = self.numbers(texts, whys)
+        return (rows, phones, whys), wanted
+
+    def numbers(self, texts: list[str], whys: dict[int, tuple[str, str]]
+                ) -> tuple[list[str | None], list[str]]:
+        """The numbers of a chunk's phone fields, in E.164 (None: refused before the lookup,
+        and why in ``whys``, which may already hold rows refused for their shape), and those
+        to look up: the valid ones met for the first time."""
+        seen = self.seen
+        phones = self.norm.many(texts)
         for i in whys:
             phones[i] = None
         if None in phones:
             for i, phone in enumerate(phones):
                 if phone is None and i not in whys:
                     try:
-                        phones[i] = self.norm(rows[i][at])
+                        phones[i] = self.norm(texts[i])
                     except InvalidPhone as exc:
                         whys[i] = ("invalid_phone", exc.message)
         seen.settle()
@@ -245,7 +278,7 @@ class Part:
             for i, phone in enumerate(phones):
                 if phone in older and i not in whys:
                     whys[i] = ("duplicate", _DETAILS["duplicate"])
-        return (rows, phones, whys), wanted
+        return phones, wanted
 
     def _finish_chunk(self, judged: Chunk, states: dict[str, str]) -> None:
         """``_finish_each``'s outputs, the chunk at a time: verdicts by stored text

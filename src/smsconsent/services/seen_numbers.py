@@ -42,11 +42,16 @@ class SeenNumbers:
         """Remember all of ``phones`` (E.164) when none is in the set or repeated among them;
         False, remembering nothing, otherwise (then ``add`` tells which). Set operations in
         C, for a chunk at a time: ``int`` reads ``+1555...`` as ``_key`` does."""
-        keys = set(map(int, phones))
-        if len(keys) != len(phones) or not self._seen.isdisjoint(keys):
+        keys = list(map(int, phones))
+        seen = self._seen
+        if not seen.isdisjoint(keys):
             return False
-        self._seen |= keys
-        return True
+        before = len(seen)
+        seen.update(keys)
+        if len(seen) - before == len(keys):
+            return True
+        seen.difference_update(keys)  # a number twice in the chunk: none was in the set
+        return False
 
     def older(self, phones: list[str]) -> set[str]:
         """Those of ``phones`` that are in the table."""

@@ -7,11 +7,11 @@ opt-out (or a policy change) that committed before it (storage/database.py).
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import SYSTEM, Event, EventType, RecordedEvent
-from smsconsent.domain.gate import PURPOSES, Decision, decide
+from smsconsent.domain.gate import Decision, decide
 from smsconsent.domain.workspace import Number, Workspace
 from smsconsent.errors import BadInput, Conflict
 from smsconsent.services.base import (
@@ -19,28 +19,14 @@ from smsconsent.services.base import (
     addressed,
     check_text,
     find_number,
+    known_list,
+    known_purpose,
     load_workspace_by_id,
     parse_contact,
     parse_sender,
 )
 from smsconsent.services.inbound import check_body
-from smsconsent.storage import tables as t
 from smsconsent.storage.history import stored_state
-
-
-def _purpose(purpose: str) -> str:
-    if purpose not in PURPOSES:
-        raise BadInput(f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
-    return purpose
-
-
-def _known_list(conn: Connection, workspace_id: int, name: str | None) -> None:
-    if name is None:
-        return
-    found = conn.execute(select(t.contact_lists.c.name).where(
-        t.contact_lists.c.workspace_id == workspace_id, t.contact_lists.c.name == name)).first()
-    if found is None:
-        raise BadInput(f"no contact list named {name!r}", code="unknown_list")
 
 
 def _addressed(conn: Connection, sender: str, to: str, workspace: str | None,
@@ -55,7 +41,7 @@ def _addressed(conn: Connection, sender: str, to: str, workspace: str | None,
         return None
     number, ws = found
     contact = parse_contact(to, ws.region)
-    _known_list(conn, ws.id, list_name)
+    known_list(conn, ws.id, list_name)
     return number, ws, contact
 
 
@@ -65,7 +51,7 @@ def check(store: Store, sender: str, to: str, purpose: str = "informational",
 
     ``workspace`` limits the caller to that workspace's numbers (services/base.our_number).
     """
-    purpose = _purpose(purpose)
+    purpose = known_purpose(purpose)
     with store.read() as conn:
         found = _addressed(conn, sender, to, workspace, list_name)
         if found is None:
@@ -85,7 +71,7 @@ def send(store: Store, sender: str, to: str, body: str, purpose: str = "informat
     the first call lost on the way) gets the first call's decision back and records nothing:
     the key is stored as the event's provider id (``send:KEY``), unique in the workspace.
     """
-    purpose = _purpose(purpose)
+    purpose = known_purpose(purpose)
     check_body(body)
     replay_id = None
     if idempotency_key is not None:

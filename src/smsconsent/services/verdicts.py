@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from itertools import compress, repeat
 from operator import is_
 from typing import Any, cast
@@ -12,6 +11,7 @@ from smsconsent.domain.consent import OPTED_OUT, Consent, ContactState, Subscrip
 from smsconsent.domain.gate import Decision, decide
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.scopes import keys_covering
+from smsconsent.services.verdict_shapes import SHAPES, Shape, Verdict, judged, learn
 from smsconsent.storage.rows import load_stored
 
 _DETAILS = {
@@ -25,7 +25,6 @@ _DETAILS = {
 }
 
 
-Verdict = tuple[bool, str, str]  # allowed, reason, detail
 _NOTHING: dict[str, Any] = {}
 TEXTS = 16_384  # stored texts whose verdicts ``Judge.many`` keeps (a few MB)
 
@@ -51,6 +50,7 @@ class Judge:
         self._memo: dict[tuple[Any, ...], Verdict] = {}
         self.unseen = self._verdict(self._decide(ContactState("")), _NOTHING)
         self._texts: dict[str | None, Verdict] = {None: self.unseen}
+        self._shapes: list[Shape] = []  # of imported opt-outs' texts (``verdict_shapes``)
 
     def many(self, texts: list[str | None]) -> list[Verdict]:
         """The verdicts on a chunk's stored texts (None: no stored state), remembered by text:
@@ -60,8 +60,13 @@ class Judge:
         verdicts: list[Verdict | None] = list(map(memo.get, texts))
         if None in verdicts:  # new texts: each judged once, then found like the others
             new = dict.fromkeys(compress(texts, map(is_, verdicts, repeat(None))))
-            fresh = dict(zip(new, map(self.stored, cast(Iterable[str], new)), strict=True))
-            verdicts = list(map(fresh.get, texts, verdicts))
+            fresh: dict[Any, Verdict]
+            fresh, full = judged(cast(list[str], list(new)), self._shapes, self.stored)
+            for text in full[:1] if len(self._shapes) < SHAPES else ():  # one a chunk
+                shape = learn(text, load_stored(text), fresh[text])
+                if shape is not None:
+                    self._shapes.append(shape)
+            verdicts = list(map(fresh.get, texts, verdicts))  # type: ignore[arg-type]
             if len(memo) + len(fresh) > TEXTS:
                 memo.clear()
                 memo[None] = self.unseen

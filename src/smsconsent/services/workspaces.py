@@ -13,7 +13,6 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smsconsent.domain import replies
-from smsconsent.domain.classifier import compiled
 from smsconsent.domain.events import SYSTEM, Event, EventType
 from smsconsent.domain.phones import NumberKind, number_kind
 from smsconsent.domain.policy import WorkspacePolicy
@@ -62,6 +61,8 @@ def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
             raise BadInput("keywords must be an object of keyword sets and phrases "
                            "(docs/keywords.md)", code="bad_keywords")
         policy = WorkspacePolicy.from_dict({**policy.to_dict(), "keywords": changes["keywords"]})
+        from smsconsent.domain.classifier import compiled  # not loaded by every command
+
         compiled(policy.keywords)  # a phrase rule that cannot be read is refused now, not later
     if changes.get("scope") is not None:
         try:
