@@ -245,3 +245,17 @@ def test_workspace_keywords_file(acme: Cli, tmp_path: Path) -> None:
     assert acme("workspace", "set", "default", "--keywords", str(policy)).code == 0
     out = acme("inbound", "--from", BOB, "--to", OURS, "--body", "Basta!").json()
     assert (out["intent"], out["action"]) == ("opt_out", "opted_out")
+
+
+def test_reopt_on_message_never_takes_a_plain_stop_under_strict_matching(acme: Cli) -> None:
+    """With re-opt on any message and strict matching, an opted-out contact who writes "please
+    stop all messages" (strict: not a keyword) stays opted out; another text opts them in."""
+    assert acme("workspace", "set", "default", "--matching", "strict",
+                "--reopt-on-message").code == 0
+    assert acme("inbound", "--from", ALICE, "--to", OURS, "--body", "STOP").json()[
+        "action"] == "opted_out"
+    plain = acme("inbound", "--from", ALICE, "--to", OURS, "--body", "please stop all messages")
+    assert (plain.json()["intent"], plain.json()["action"]) == ("none", "none"), plain.out
+    assert acme("status", ALICE).json()["status"] == "opted_out"
+    hello = acme("inbound", "--from", ALICE, "--to", OURS, "--body", "hello again")
+    assert hello.json()["action"] == "opted_in_by_message"

@@ -134,6 +134,7 @@ class Inbound:
     occurred: str | None
     provider_handled: bool
     on_reply: ReplyHook | None
+    unread_stop: bool = False  # strict matching left unread a text standard reads as STOP
 
 
 def handle_inbound(store: Store, sender: str, to: str, body: str, *,
@@ -184,8 +185,14 @@ def read_inbound(store: Store, sender: str, to: str, body: str, *,
     reading = classify(body, policy)  # outside the lock: the text is read as it arrived
     if handled_as is not None:
         reading = provider_reading(reading, handled_as)
+    # Re-opting on any message must not read "please stop all messages", which strict matching
+    # leaves as none, as a wish to come back.
+    unread_stop = (ws.policy.reopt_on_message and reading.intent is Intent.NONE
+                   and policy.matching == "strict"
+                   and classify(body, replace(policy, matching="standard")).intent
+                   is Intent.OPT_OUT)
     return Inbound(our, contact, body, number, ws, reading, provider_id, occurred,
-                   provider_handled, on_reply)
+                   provider_handled, on_reply, unread_stop)
 
 
 # What Twilio's Advanced Opt-Out did with a text (its ``OptOutType``).
@@ -231,7 +238,7 @@ def record_inbound(ledger: Ledger, inbound: Inbound) -> InboundResult:
     when = inbound.occurred or ledger.recorded_at
     changes: list[Event] = []
     action, reply, kind = _act(ledger, ws, number, contact, reading, when,
-                               inbound.provider_handled, changes)
+                               inbound.provider_handled, changes, inbound.unread_stop)
     if changes and _overtaken(ledger, number, contact, when, action, reading.list, changes):
         action, reply, kind = "superseded", None, None
     ledger.append(Event(EventType.INBOUND_RECEIVED, when, CONTACT, contact, data={
@@ -279,7 +286,7 @@ def _overtaken(ledger: Ledger, number: Number, contact: str, when: str, action: 
 
 
 def _act(ledger: Ledger, ws: Workspace, number: Number, contact: str, reading: Classification,
-         when: str, provider_handled: bool, changes: list[Event]
+         when: str, provider_handled: bool, changes: list[Event], unread_stop: bool = False
          ) -> tuple[str, str | None, str | None]:
     """Decide the consent change (into ``changes``); return (action, reply text, reply kind)."""
     state = ledger.state(contact)
@@ -325,7 +332,7 @@ def _act(ledger: Ledger, ws: Workspace, number: Number, contact: str, reading: C
         changes.append(Event(EventType.HELP_REQUESTED, when, CONTACT, contact,
                             data={"keyword": reading.keyword, "number": number.number}))
         return "help", None if provider_handled else ws.reply("help", reading.language), "help"
-    if out_here and ws.policy.reopt_on_message:
+    if out_here and ws.policy.reopt_on_message and not unread_stop:
         changes.append(Event(EventType.OPTED_IN, when, CONTACT, contact, data={
             "keys": state.opted_out_keys(covering), "type": "implied",
             "source": "inbound_message", "method": "inbound_sms_message",
