@@ -158,7 +158,8 @@ class RowReader:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """The columns this reader reads beside the number (``parser``'s)."""
+        """The columns this reader reads beside the number, in ``parser``'s order: the time,
+        evidence and old source, then (contacts) consent type, purpose and list."""
         shared = (self.time_column, "evidence", "source")
         return (*shared, "consent_type", "purpose", "list") if self.contacts else shared
 
@@ -180,8 +181,7 @@ class RowReader:
         ``BadInput`` for a row that cannot be imported."""
         norm = PhoneNormalizer(region)
         phone_at, time_column = shape.phone, self.time_column
-        at_at, evidence_at, origin_at = (shape.column(c) for c in
-                                         (time_column, "evidence", "source"))
+        at_at, evidence_at, origin_at = map(shape.column, self.columns[:3])
 
         kept = self.refusable  # a row never refused after reading needs no fields kept
 
@@ -199,8 +199,7 @@ class RowReader:
 
         if not self.contacts:
             return common
-        kind_at, purpose_at, list_at = (shape.column(c) for c in
-                                        ("consent_type", "purpose", "list"))
+        kind_at, purpose_at, list_at = map(shape.column, self.columns[3:])
         default_evidence, lists = self.default_evidence, self.lists
 
         def contact(fields: list[str]) -> Row:

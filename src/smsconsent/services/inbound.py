@@ -286,7 +286,7 @@ def _overtaken(ledger: Ledger, number: Number, contact: str, when: str, action: 
 
 
 def _act(ledger: Ledger, ws: Workspace, number: Number, contact: str, reading: Classification,
-         when: str, provider_handled: bool, changes: list[Event], unread_stop: bool = False
+         when: str, provider_handled: bool, changes: list[Event], unread_stop: bool
          ) -> tuple[str, str | None, str | None]:
     """Decide the consent change (into ``changes``); return (action, reply text, reply kind)."""
     state = ledger.state(contact)
