@@ -13,7 +13,7 @@ from smsconsent.domain.consent import ContactState
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.replies import Templates
 from smsconsent.storage.chain import GENESIS, canonical, event_hash
-from smsconsent.storage.rows import state_row
+from smsconsent.storage.contact_row import state_row
 
 NOW = "2026-01-02T03:04:05.000000Z"
 

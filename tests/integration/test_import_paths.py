@@ -26,7 +26,7 @@ from smsconsent.domain.events import EventType
 from smsconsent.errors import BadInput, SmsConsentError
 from smsconsent.services import Store, import_process, import_rows
 from smsconsent.services import imports as imp
-from smsconsent.services.import_plan import FreshPlan
+from smsconsent.services.import_plan import FreshPlan, opt_out_data
 from smsconsent.storage import tables as t
 from smsconsent.storage.database import ensure_schema, make_engine
 from smsconsent.storage.fresh import FreshSpec
@@ -252,7 +252,7 @@ def test_the_parser_process_stops_preparing_runs_when_told(tmp_path: Path) -> No
     path.write_text("phone\n" + "".join(f"+1555{n:07d}\n" for n in range(250_000)))
     source, shape = _opened(path)
     plan = FreshPlan(FreshSpec(EventType.OPTED_OUT, "agent:t",
-                               functools.partial(imp._opt_out_data, "big.csv"), 2),
+                               functools.partial(opt_out_data, "big.csv"), 2),
                      ("phone", "at", "evidence", "origin"))
     preparing = import_process.Preparing()
     with source, closing(import_process._read_by_process(

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import EventType
 from smsconsent.storage.chain import canonical, event_hash
+from smsconsent.storage.contact_row import state_row
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec, fresh_form
-from smsconsent.storage.rows import state_row
 from smsconsent.storage.stencil import Stencil, Unstencillable, json_value, placeholder
 
 # Any text, including quotes, backslashes, control and non-ASCII characters, braces and

@@ -15,6 +15,7 @@ from smsconsent.domain.events import EventType
 OPTED_IN = "opted_in"
 OPTED_OUT = "opted_out"
 SUBSCRIBED = "subscribed"
+CONSENT_TYPES = ("express", "express_written", "implied")  # what an opt-in may record
 
 # Opt-outs the contact made themselves: undoing one needs evidence of new express consent.
 CONTACT_METHODS = frozenset({"inbound_sms_keyword", "inbound_sms_phrase", "import", "block"})

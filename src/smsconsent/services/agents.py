@@ -12,15 +12,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from smsconsent.domain.consent import OPTED_OUT, SUBSCRIBED
+from smsconsent.domain.consent import CONSENT_TYPES, OPTED_OUT, SUBSCRIBED
 from smsconsent.domain.events import Event, EventType, agent
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.workspace import Workspace
 from smsconsent.errors import BadInput, NotFound, Refused
 from smsconsent.services.base import Store, load_workspace, parse_contact, require_text
 from smsconsent.storage import tables as t
-
-CONSENT_TYPES = ("express", "express_written", "implied")
 
 
 def _agent(by: str) -> str:

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from smsconsent.domain.events import SYSTEM, Event, EventType
+from smsconsent.domain.free_text import check_text
 from smsconsent.domain.roles import Role
 from smsconsent.errors import NotFound, Unauthorized
-from smsconsent.services.base import Store, check_text, load_workspace
+from smsconsent.services.base import Store, load_workspace
 from smsconsent.storage import tables as t
 from smsconsent.storage.prepared import Prepared
 

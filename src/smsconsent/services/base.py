@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import NoResultFound
 
 from smsconsent.domain.clock import format_ts
+from smsconsent.domain.free_text import check_text
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.phones import normalize_phone, normalize_sender
 from smsconsent.domain.policy import WorkspacePolicy
@@ -197,12 +197,3 @@ def require_text(value: str | None, what: str, limit: int = 2000) -> str:
     check_text(value, what, limit)
     return value.strip()
 
-
-_BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
-
-
-def check_text(value: str, what: str, limit: int) -> None:
-    if len(value) > limit:
-        raise BadInput(f"{what} is {len(value)} characters; at most {limit}", code="too_large")
-    if _BINARY.search(value):
-        raise BadInput(f"{what} holds binary or control characters", code="bad_text")

@@ -18,6 +18,17 @@ from typing import Any
 
 from smsconsent.storage.fresh import FreshEvent, FreshSpec, fresh_form
 
+WORKSPACE_KEY = "sms:workspace"
+SOURCE = "import"
+
+
+def opt_out_data(file_name: str, evidence: str | None, origin: str | None) -> dict[str, Any]:
+    """An imported opt-out's data. Here, beside the plan, and not with the import's rules
+    (imports.py): the parser process gets it pickled, and unpickling it imports its module,
+    which must not bring in the storage layer (a tenth of a second before the first rows)."""
+    return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
+            "evidence": evidence, "origin": origin, "file": file_name}
+
 
 @dataclass(frozen=True)
 class FreshPlan:

@@ -9,16 +9,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import BinaryIO
 
 from smsconsent import csvio
 from smsconsent.domain.clock import parse_ts
+from smsconsent.domain.consent import CONSENT_TYPES
+from smsconsent.domain.free_text import check_text
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.phones import PhoneNormalizer
 from smsconsent.errors import BadInput
-from smsconsent.services.agents import CONSENT_TYPES
-from smsconsent.services.base import check_text
 
 WINDOW = 100_000  # rows put in phone order at a time, where the order of rows is free
 CHUNK = 1000  # rows per call into the C CSV reader
@@ -97,23 +97,44 @@ def in_phone_order(runs: Batches, window: int, size: int) -> Batches:
     first), so every row is still decided against the state its earlier rows left. The
     window's refusals come with its first run, each run counts its own rows as read and the
     last also the rest, so the counts add up as before.
+
+    The first window is one run and each next one twice the last, up to ``window``: the
+    writer waits only for a run's reading before it starts (a whole window kept it idle for
+    ~0.5 s of a 1M-row import), and each window is read while the one before is written.
     """
     rows: list[Row] = []
     refused: list[Refused] = []
     read = 0
+    limit = min(size, window)
     for run_rows, run_refused, run_read in runs:
         rows += run_rows
         refused += run_refused
         read += run_read
-        if len(rows) >= window:
+        if len(rows) >= limit:
             yield from _ordered(rows, refused, read, size)
             rows, refused, read = [], [], 0
+            limit = min(2 * limit, window)
     if rows or refused or read:
         yield from _ordered(rows, refused, read, size)
 
 
 def _ordered(rows: list[Row], refused: list[Refused], read: int, size: int) -> Batches:
     """One window's runs (see ``in_phone_order``): by (repeat of the number, number)."""
+    if len(set(map(_phone, rows))) == len(rows):  # no number twice: the usual window
+        rows = sorted(rows, key=_phone)
+        runs = [rows[start:start + size] for start in range(0, len(rows), size)] or [[]]
+    else:
+        runs = _repeats_apart(rows, size)
+    counted = 0
+    for i, run in enumerate(runs):
+        last = i == len(runs) - 1
+        yield run, refused if i == 0 else [], read - counted if last else len(run)
+        counted += len(run)
+
+
+def _repeats_apart(rows: list[Row], size: int) -> list[list[Row]]:
+    """The runs of a window in which some number comes more than once: ordered by (repeat
+    of the number, number), a new run wherever the repeat changes."""
     seen: dict[str, int] = {}
     keyed = []
     for row in rows:
@@ -132,11 +153,10 @@ def _ordered(rows: list[Row], refused: list[Refused], read: int, size: int) -> B
         current.append(row)
     if current or not runs:
         runs.append(current)
-    counted = 0
-    for i, run in enumerate(runs):
-        last = i == len(runs) - 1
-        yield run, refused if i == 0 else [], read - counted if last else len(run)
-        counted += len(run)
+    return runs
+
+
+_phone = attrgetter("phone")
 
 
 # A number's field that holds a line break: only a quote left open makes one (the parser then

@@ -47,7 +47,13 @@ from smsconsent.domain.events import Event, EventType, agent
 from smsconsent.services import import_process
 from smsconsent.services.base import Store, load_workspace, require_text
 from smsconsent.services.collector import collector_paused
-from smsconsent.services.import_plan import FreshPlan, prepare_rows
+from smsconsent.services.import_plan import (
+    SOURCE,
+    WORKSPACE_KEY,
+    FreshPlan,
+    opt_out_data,
+    prepare_rows,
+)
 from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.fresh import FreshEvent, FreshSpec
@@ -58,8 +64,6 @@ T = TypeVar("T")
 _END: Any = object()
 BATCH = 10_000
 PREPARED_UNTIL = 3  # runs in a row of numbers all stored, after which none is prepared
-WORKSPACE_KEY = "sms:workspace"
-SOURCE = "import"
 
 
 @dataclass
@@ -86,17 +90,11 @@ def import_opt_outs(store: Store, workspace: str, source: BinaryIO, rejects: csv
     """Import a CSV of opt-outs (``phone``; optional ``opted_out_at``, ``source``,
     ``evidence``): each contact not already opted out gets a workspace-wide ``opted_out``."""
     actor = agent(require_text(by, "the agent (--by)", 100))
-    data = functools.partial(_opt_out_data, PurePath(name).name)
+    data = functools.partial(opt_out_data, PurePath(name).name)
     plan = FreshPlan(FreshSpec(EventType.OPTED_OUT, actor, data, 2),
                      ("phone", "at", "evidence", "origin"))
     return _run(store, workspace, source, rejects, name, rejects_name, progress, batch,
                 RowReader("opted_out_at"), _opt_out_decision(plan), _opted_out_already, plan)
-
-
-def _opt_out_data(file_name: str, evidence: str | None, origin: str | None) -> dict[str, Any]:
-    """An imported opt-out's data (module-level: the parser process gets it pickled)."""
-    return {"keys": [WORKSPACE_KEY], "method": SOURCE, "source": SOURCE,
-            "evidence": evidence, "origin": origin, "file": file_name}
 
 
 def _opt_out_decision(plan: FreshPlan) -> Decide:

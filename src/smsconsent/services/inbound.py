@@ -21,6 +21,7 @@ from smsconsent.domain.classifier import classify
 from smsconsent.domain.clock import arrival_time
 from smsconsent.domain.consent import OPTED_IN, OPTED_OUT
 from smsconsent.domain.events import CONTACT, SYSTEM, Event, EventType, RecordedEvent
+from smsconsent.domain.free_text import check_text
 from smsconsent.domain.phones import NumberKind
 from smsconsent.domain.scopes import keys_covering, scope_key
 from smsconsent.domain.workspace import Number, Workspace
@@ -28,7 +29,6 @@ from smsconsent.errors import BadInput, NotFound
 from smsconsent.services.base import (
     Store,
     addressed,
-    check_text,
     find_number,
     load_workspace_by_id,
     parse_contact,

@@ -11,13 +11,13 @@ from sqlalchemy import Connection
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import SYSTEM, Event, EventType, RecordedEvent
+from smsconsent.domain.free_text import check_text
 from smsconsent.domain.gate import Decision, decide
 from smsconsent.domain.workspace import Number, Workspace
 from smsconsent.errors import BadInput, Conflict
 from smsconsent.services.base import (
     Store,
     addressed,
-    check_text,
     find_number,
     known_list,
     known_purpose,

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from smsconsent.domain import replies
 from smsconsent.domain.events import SYSTEM, Event, EventType
+from smsconsent.domain.free_text import check_text
 from smsconsent.domain.phones import NumberKind, number_kind
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.replies import Templates
@@ -22,7 +23,6 @@ from smsconsent.domain.workspace import Workspace
 from smsconsent.errors import BadInput, Conflict, NotFound
 from smsconsent.services.base import (
     Store,
-    check_text,
     find_number,
     load_workspace,
     parse_sender,

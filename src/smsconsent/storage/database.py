@@ -62,11 +62,12 @@ if TYPE_CHECKING:
 # Alembic out of every command's start-up.
 SCHEMA_HEAD = "0004"
 
-# Bytes per page for new SQLite databases. Bigger pages make a bulk import's random index
-# inserts cheaper (16 KiB: ~15-20 % less CPU on bench/floor.py) but every single-event commit
-# writes whole pages: webhooks measured ~1.16 ms CPU each at 4 KiB against ~1.29 at 16 KiB
-# (BENCHMARKS.md). The live path wins; SQLite's own default.
-PAGE_SIZE = 4096
+# Bytes per page for new SQLite databases (an existing file keeps its own). 16 KiB: a bulk
+# import of 1M opt-outs takes ~20 % less time than at SQLite's 4 KiB (fewer pages written to
+# the WAL and checkpointed, fewer B-tree levels), and webhooks, whose commits are grouped, pay
+# ~3 % more CPU each for writing whole pages (BENCHMARKS.md, session 7; with one commit per
+# webhook, as in session 4, the cost was ~10 %).
+PAGE_SIZE = 16384
 WRITE_ISOLATION = "READ COMMITTED"
 READ_ISOLATION = "REPEATABLE READ"
 MIGRATION_LOCK = 0x736D73636F6E  # pg_advisory_xact_lock key: one `db upgrade` at a time

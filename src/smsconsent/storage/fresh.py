@@ -19,7 +19,7 @@ from typing import Any
 from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, EventType
 from smsconsent.storage.chain import canonical, event_hash, hash_payload
-from smsconsent.storage.rows import CONTACT_COLUMNS, state_row
+from smsconsent.storage.contact_row import CONTACT_COLUMNS, state_row
 from smsconsent.storage.stencil import (
     Stencil,
     Unstencillable,

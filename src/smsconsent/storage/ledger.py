@@ -22,18 +22,13 @@ from smsconsent.domain.consent import ContactState
 from smsconsent.domain.events import Event, RecordedEvent
 from smsconsent.storage import tables as t
 from smsconsent.storage.chain import canonical, event_hash
+from smsconsent.storage.contact_row import CONTACT_COLUMNS
 from smsconsent.storage.database import bulk_checkpoints, is_sqlite
 from smsconsent.storage.fresh import FreshEvent, FreshKind, FreshSpec
 from smsconsent.storage.history import chained, contact_events, fold, previous_hash, stored_text
 from smsconsent.storage.pg_close import close_ledger, texts_reads
 from smsconsent.storage.prepared import Prepared
-from smsconsent.storage.rows import (
-    CONTACT_COLUMNS,
-    insert_rows,
-    save_states,
-    stored_contact,
-    stored_texts,
-)
+from smsconsent.storage.rows import insert_rows, save_states, stored_contact, stored_texts
 from smsconsent.storage.stencil import Unstencillable
 
 EVENT_COLUMNS = ("workspace_id", "seq", "type", "contact", "occurred_at", "recorded_at", "actor",

@@ -7,7 +7,7 @@ head in five. Here they go as one statement of data-modifying CTEs over the rows
 JSON texts (``json_to_recordset``), so any number of events and contacts is the same
 statement text, prepared by the server once per connection (psycopg's
 ``prepare_threshold``). The rows are those the statement-by-statement path writes
-(``ledger.EVENT_COLUMNS`` in the same order, ``rows.state_row``), and the statement is all or
+(``ledger.EVENT_COLUMNS`` in the same order, ``contact_row.state_row``), and the statement is all or
 nothing, as the transaction around it is. SQLite keeps its statements: there a statement is
 a function call, not a round trip.
 """
@@ -21,7 +21,7 @@ import orjson
 from sqlalchemy import Connection
 
 from smsconsent.domain.consent import ContactState
-from smsconsent.storage.rows import state_row
+from smsconsent.storage.contact_row import state_row
 
 _EVENTS = ("seq", "type", "contact", "occurred_at", "recorded_at", "actor", "provider_id",
            "data", "hash")

@@ -16,28 +16,12 @@ from sqlalchemy import Connection, Table, bindparam, insert, update
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.storage import tables as t
-from smsconsent.storage.chain import canonical
+from smsconsent.storage.contact_row import state_row
 from smsconsent.storage.database import is_sqlite
 from smsconsent.storage.prepared import Prepared
 
 LOOKUP_CHUNK = 10_000  # phones per state query (one import batch)
 
-
-def state_row(workspace_id: int, state: ContactState, now: str) -> dict[str, Any]:
-    """The ``contacts`` row that stores ``state``: the summary columns and the whole state."""
-    return {
-        "workspace_id": workspace_id,
-        "phone": state.phone,
-        "status": state.status,
-        "blocked": state.blocked,
-        "lists": "".join(f",{n}" for n, s in sorted(state.lists.items())
-                         if s.status == "subscribed") + ("," if state.lists else ""),
-        "state": canonical(state.to_stored()),
-        "updated_at": now,
-    }
-
-
-CONTACT_COLUMNS = tuple(state_row(0, ContactState(""), ""))
 
 _UPDATE_STATE = Prepared(
     update(t.contacts)
