@@ -31,6 +31,7 @@ from smsconsent.storage import tables as t
 from smsconsent.storage.database import ensure_schema, make_engine
 from smsconsent.storage.fresh import FreshSpec
 from smsconsent.storage.ledger import Ledger
+from smsconsent.storage.rows import AlreadyStored
 from tests.conftest import fresh_database
 
 OURS = "+15557654321"
@@ -132,8 +133,8 @@ def test_reimport_settled_from_stored_json_writes_what_the_full_rule_writes(
         settled.append(imp_opted_out_already(stored))
         return settled[-1]
 
-    def at_once(ledger: Ledger, *args: Any) -> bool:
-        written_at_once.append(record_new(ledger, *args))
+    def at_once(ledger: Ledger, *args: Any, **kwargs: Any) -> bool:
+        written_at_once.append(record_new(ledger, *args, **kwargs))
         return written_at_once[-1]
 
     imp_opted_out_already, record_new = imp._opted_out_already, Ledger.record_new
@@ -144,7 +145,7 @@ def test_reimport_settled_from_stored_json_writes_what_the_full_rule_writes(
     assert written_at_once.count(True) >= 2
     with monkeypatch.context() as patch:
         patch.setattr(imp, "_opted_out_already", lambda stored: False)
-        patch.setattr(Ledger, "record_new", lambda *args: False)
+        patch.setattr(Ledger, "record_new", lambda *args, **kwargs: False)
         reference_runs = [_run(reference, data), _run(reference, data)]
     assert fast_runs == reference_runs
     assert fast_runs[1][0]["imported"] == 0 and fast_runs[0][0]["imported"] > 10
@@ -195,8 +196,8 @@ def test_rows_read_by_a_parser_process_write_what_reading_here_writes(
     written_at_once = []
     record_new = Ledger.record_new
 
-    def counted(ledger: Ledger, *args: Any) -> bool:
-        written_at_once.append(record_new(ledger, *args))
+    def counted(ledger: Ledger, *args: Any, **kwargs: Any) -> bool:
+        written_at_once.append(record_new(ledger, *args, **kwargs))
         return written_at_once[-1]
 
     monkeypatch.setattr(Ledger, "record_new", counted)
@@ -209,6 +210,54 @@ def test_rows_read_by_a_parser_process_write_what_reading_here_writes(
     assert runs[0][2][0]["imported"] > 15 and "opted_out" in runs[0][2][1]
     assert _stored(there) == _stored(here)
     assert services.verify(there, "default")["ok"]
+
+
+def test_a_run_written_unread_that_meets_a_stored_number_is_decided_again(
+        stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a run of numbers new to the ledger, SQLite writes the next without looking its
+    numbers up; one that holds a stored number is rolled back and decided row by row, at the
+    same time recorded. The ledger is the one every run looked up leaves (the reference: an
+    unread write always refused, after which every run is looked up, as on PostgreSQL)."""
+    fast, reference = stores
+    first = "phone\n" + "\n".join(_contact(n) for n in range(1, 7))
+    # runs of 3 in phone order: 7-9 (new: written unread), then 2 (stored), 10, 11
+    second = "phone,opted_out_at\n" + "\n".join(
+        f"{_contact(n)},2024-01-0{n % 9 + 1}T00:00:00Z" for n in (9, 7, 8, 11, 2, 10))
+    record_new = Ledger.record_new
+    seen: list[object] = []
+
+    def watched(ledger: Ledger, *args: Any, unread: bool = False) -> bool:
+        try:
+            done = record_new(ledger, *args, unread=unread)
+        except AlreadyStored:
+            seen.append("stored")
+            raise
+        seen.append(unread)
+        return done
+
+    def refused(ledger: Ledger, *args: Any, unread: bool = False) -> bool:
+        if unread:
+            raise AlreadyStored("refused, for the reference")
+        return record_new(ledger, *args)
+
+    results = []
+    for store, wrapper in ((fast, watched), (reference, refused)):
+        services.create_workspace(store, "default", business_name="Acme",
+                                  contact="help@acme.test")
+        monkeypatch.setattr(Ledger, "record_new", wrapper)
+        results.append([imp.import_opt_outs(store, "default", io.BytesIO(data.encode()),
+                                            io.StringIO(), by="tester", batch=3)
+                        for data in (first, second)])
+        for summary in results[-1]:
+            summary.pop("seconds")
+    if fast.engine.dialect.name == "sqlite":
+        assert seen.count("stored") == 1 and seen.count(True) >= 3  # 1-3, 4-6, 7-9 unread
+    else:  # PostgreSQL looks every run up
+        assert "stored" not in seen and True not in seen
+    assert results[0] == results[1]
+    assert results[0][1]["imported"] == 5 and results[0][1]["unchanged"] == 1
+    assert _stored(fast) == _stored(reference)
+    assert services.verify(fast, "default")["ok"]
 
 
 def _opened(path: Path) -> tuple[BinaryIO, csvio.CsvShape]:

@@ -44,10 +44,12 @@ class Store:
         return format_ts(self.clock())
 
     @contextmanager
-    def write(self, workspace_id: int) -> Iterator[Ledger]:
-        """One write transaction on a workspace's ledger: locked, chained, committed together."""
+    def write(self, workspace_id: int, at: str | None = None) -> Iterator[Ledger]:
+        """One write transaction on a workspace's ledger: locked, chained, committed together.
+        ``at``: the time to record instead of the clock's (a transaction tried again after a
+        rollback keeps its time)."""
         with writing(self.engine) as conn:
-            ledger = Ledger.open(conn, workspace_id, self.now)
+            ledger = Ledger.open(conn, workspace_id, self.now if at is None else lambda: at)
             yield ledger
             ledger.close()
 

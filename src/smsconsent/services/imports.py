@@ -51,6 +51,7 @@ from smsconsent.services.import_plan import (
     SOURCE,
     WORKSPACE_KEY,
     FreshPlan,
+    Prepared,
     opt_out_data,
     prepare_rows,
 )
@@ -58,7 +59,7 @@ from smsconsent.services.import_rows import Row, RowReader
 from smsconsent.storage import tables as t
 from smsconsent.storage.fresh import FreshEvent, FreshSpec
 from smsconsent.storage.ledger import Ledger
-from smsconsent.storage.rows import load_stored
+from smsconsent.storage.rows import AlreadyStored, load_stored
 
 T = TypeVar("T")
 _END: Any = object()
@@ -201,8 +202,44 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     now = store.now()
     preparing = import_process.Preparing()
     all_stored = 0  # runs in a row whose numbers were all stored: a re-import, as a rule
+    skip_lookups = plan is not None and store.engine.dialect.name == "sqlite"
+    unread = skip_lookups
     batches = import_process.batches(source, shape, reader, ws.region, now, batch, plan,
                                      preparing)
+
+    tried: list[str] = []  # the time of the transaction last rolled back by AlreadyStored
+
+    def write(rows: Sequence[Row], prepared: Prepared | None, last: bool, unread: bool
+              ) -> bool:
+        """Decide and record one run in a transaction; whether none of its numbers was
+        stored. ``unread``: written at once without looking the numbers up, which raises
+        ``AlreadyStored`` (the transaction rolled back) if one was; the run is then written
+        again at the same time recorded (``tried``)."""
+        nonlocal all_stored
+        with store.write(ws.id, tried.pop() if tried else None) as ledger:
+            if unread:
+                tried.append(ledger.recorded_at)  # taken back below if the run is written
+            ledger.bulk(ending=last)
+            texts = {} if unread else ledger.stored_texts(
+                [r.phone for r in rows] if prepared is None else prepared.values[0])
+            all_stored = all_stored + 1 if len(texts) == len(rows) else 0
+            if all_stored == PREPARED_UNTIL:
+                preparing.stop()  # nothing is written at once: no need to prepare
+            at_once = False
+            if not texts and plan is not None:
+                prepared = prepared or prepare_rows(plan, rows)  # if read here
+                at_once = prepared is not None and ledger.record_new(
+                    plan.spec, prepared.values, prepared.pieces, unread=unread)
+            if unread and not at_once:
+                raise AlreadyStored("decided row by row: the stored states are needed")
+            if unread:
+                tried.pop()
+            if at_once:
+                counts.imported += len(rows)
+            else:
+                _decide_rows(ledger, rows, texts, decide, settled, now, counts, rejects)
+        return not texts
+
     with collector_paused(), closing(batches):
         for (rows, unreadable, read, prepared), last in _with_last(batches):
             counts.rows += read
@@ -211,22 +248,14 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
             counts.rejected += len(unreadable)
             if not rows:
                 continue
-            with store.write(ws.id) as ledger:
-                ledger.bulk(ending=last)
-                texts = ledger.stored_texts([r.phone for r in rows] if prepared is None
-                                            else prepared.values[0])  # the numbers
-                all_stored = all_stored + 1 if len(texts) == len(rows) else 0
-                if all_stored == PREPARED_UNTIL:
-                    preparing.stop()  # nothing is written at once: no need to prepare
-                at_once = False
-                if not texts and plan is not None:
-                    prepared = prepared or prepare_rows(plan, rows)  # if read here
-                    at_once = prepared is not None and ledger.record_new(
-                        plan.spec, prepared.values, prepared.pieces)
-                if at_once:
-                    counts.imported += len(rows)
-                else:
-                    _decide_rows(ledger, rows, texts, decide, settled, now, counts, rejects)
+            try:
+                new = write(rows, prepared, last, unread)
+            except AlreadyStored:
+                new = write(rows, prepared, last, False)
+                skip_lookups = skip_lookups and not new  # it failed for another reason
+            # after a run of new numbers the next is most likely new too (a first import):
+            # it is written without a lookup, and looked up only if it was not
+            unread = skip_lookups and new
             report.advance(len(rows))
     return counts.summary(rejects_name, started)
 

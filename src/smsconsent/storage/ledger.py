@@ -316,11 +316,12 @@ class Ledger:
         return len(rows)
 
     def record_new(self, spec: FreshSpec, values: list[Sequence[Any]],
-                   pieces: list[Sequence[str]]) -> bool:
+                   pieces: list[Sequence[str]], *, unread: bool = False) -> bool:
         """``record_many`` of one ``spec`` event for each row of ``values`` (columns: the
         contacts, times and data values), ``pieces`` being their ``FreshForm.pieces`` in
         columns, for contacts that have no row (the caller's ``stored_texts`` found none in
-        this transaction) and appear once. The events, hashes and contact rows are those
+        this transaction; ``unread``: it did not look, and a row found raises
+        ``rows.AlreadyStored``) and appear once. The events, hashes and contact rows are those
         ``record_many`` writes; no per-row state is held. False, writing nothing: the kind
         cannot be stencilled here, or a contact is held already (use ``record_many``)."""
         phones = values[0]
@@ -333,8 +334,8 @@ class Ledger:
             self._kinds[spec] = None
             return False
         rows, self.head_hash, new_rows = written
+        insert_rows(self.conn, t.contacts, CONTACT_COLUMNS, new_rows, new_only=unread)
         insert_rows(self.conn, t.events, EVENT_COLUMNS, rows)
-        insert_rows(self.conn, t.contacts, CONTACT_COLUMNS, new_rows)
         self.head_seq += len(rows)
         self._stored.update(phones)
         return True

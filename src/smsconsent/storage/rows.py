@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy.dialects import sqlite
 
 from smsconsent.domain.consent import ContactState
 from smsconsent.storage import tables as t
@@ -52,7 +53,7 @@ def save_states(conn: Connection, workspace_id: int, states: Sequence[ContactSta
     insert_many(conn, t.contacts, inserts)
 
 
-_INSERTS: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+_INSERTS: dict[tuple[str, str, tuple[str, ...], bool], tuple[str, tuple[str, ...] | None]] = {}
 
 
 def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -62,29 +63,43 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         insert_rows(conn, table, columns, [tuple(row[c] for c in columns) for row in rows])
 
 
+class AlreadyStored(Exception):
+    """A row ``insert_rows(..., new_only=True)`` was to add is there already: what was
+    written is incomplete, and the caller rolls its transaction back."""
+
+
 def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...],
-                rows: list[tuple[Any, ...]]) -> None:
+                rows: list[tuple[Any, ...]], *, new_only: bool = False) -> None:
     """``INSERT`` many rows (tuples in the order of ``columns``) with one DB-API
     ``executemany``, the statement compiled once per dialect: SQLAlchemy's per-row parameter
     processing is most of the cost of a bulk insert, and these rows hold only strings,
     integers, booleans and None, which need none.
+
+    ``new_only`` (SQLite): a row whose key is taken is left out, and ``AlreadyStored`` raised
+    after the rest are in: a bulk import that did not look its numbers up first finds out
+    so, at the cost of one insert, instead of paying a lookup for every run.
     """
     if not rows:
         return
-    key = (conn.dialect.name, table.name, columns)
+    key = (conn.dialect.name, table.name, columns, new_only)
     if key not in _INSERTS:
-        compiled = insert(table).values({c: bindparam(c) for c in columns}).compile(
+        statement = insert(table)
+        if new_only:
+            statement = sqlite.insert(table).on_conflict_do_nothing()
+        compiled = statement.values({c: bindparam(c) for c in columns}).compile(
             dialect=conn.dialect)
         positions = compiled.positiontup if compiled.positional else None
         _INSERTS[key] = (compiled.string, tuple(positions) if positions is not None else None)
     sql, order = _INSERTS[key]
     if order is None:
-        conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+        done = conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
     elif order == columns:
-        conn.exec_driver_sql(sql, rows)
+        done = conn.exec_driver_sql(sql, rows)
     else:
         where = [columns.index(c) for c in order]
-        conn.exec_driver_sql(sql, [tuple(row[i] for i in where) for row in rows])
+        done = conn.exec_driver_sql(sql, [tuple(row[i] for i in where) for row in rows])
+    if new_only and done.rowcount != len(rows):  # sqlite3 sums an executemany's rows
+        raise AlreadyStored(f"{len(rows) - done.rowcount} of the rows were stored already")
 
 
 _STORED_STATES = {
