@@ -12,6 +12,7 @@ import command's (writer and parser process summed).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -57,6 +58,7 @@ def main() -> None:
         data = gen.opt_outs(folder / "opt-outs.csv", rows)
         db = folder / "bench.db"
         gen.workspace(f"sqlite:///{db}")
+        os.sync()  # the generated file on disk first: its write-back is not the import's
         result = gen.run_cli(f"sqlite:///{db}", "import", "opt-outs", str(data))
         again = gen.run_cli(f"sqlite:///{db}", "import", "opt-outs", str(data))
         # the floor database has no foreign-key parent rows: copy the workspace row first

@@ -229,11 +229,16 @@ class FreshKind:
     generic way.
     """
 
-    def __init__(self, spec: FreshSpec, workspace_id: int, recorded_at: str) -> None:
+    def __init__(self, spec: FreshSpec, workspace_id: int, recorded_at: str, *,
+                 flags_as_ints: bool = False) -> None:
         form = fresh_form(spec)
         if form is None:
             raise Unstencillable(f"{spec.type.value} events cannot be stencilled")
         self.form, self.spec, self.type = form, spec, form.type
+        # SQLite stores a flag as the integer 0 or 1 either way, and its driver binds an int
+        # as it is but looks a bool up among its adapters first (~0.6 µs a contact row)
+        self.cells = [(k, int(x) if k == 0 and flags_as_ints and isinstance(x, bool) else x)
+                      for k, x in form.cells]
         self.workspace_id, self.recorded_at = workspace_id, recorded_at
         self._recorded = json_string(recorded_at)
         self._late = {form.ws: workspace_id, form.recorded: recorded_at}
@@ -252,7 +257,7 @@ class FreshKind:
         row = (self.workspace_id, seq, self.type, values[0], values[1], self.recorded_at,
                form.spec.actor, None, pieces[0], digest)
         new_row = tuple([x if k == 0 else values[x] if k == 1 else pieces[x] if k == 2
-                         else self._late[x] for k, x in form.cells])
+                         else self._late[x] for k, x in self.cells])
         if not self.checked:
             if (row, new_row) != self._generic(seq, prev, values):
                 return None
@@ -278,7 +283,7 @@ class FreshKind:
                         actor, repeat(None), pieces[0], digests))
         new_rows = list(zip(*[repeat(x) if k == 0 else values[x] if k == 1
                               else pieces[x] if k == 2 else repeat(self._late[x])
-                              for k, x in form.cells], strict=False))  # repeat() is endless
+                              for k, x in self.cells], strict=False))  # repeat() is endless
         if not rows:
             return rows, prev, new_rows
         if not self.checked:

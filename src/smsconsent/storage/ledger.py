@@ -344,7 +344,8 @@ class Ledger:
         """The stencils of ``spec`` in this transaction (None if it cannot be stencilled)."""
         if spec not in self._kinds:
             try:
-                self._kinds[spec] = FreshKind(spec, self.workspace_id, self.recorded_at)
+                self._kinds[spec] = FreshKind(spec, self.workspace_id, self.recorded_at,
+                                              flags_as_ints=is_sqlite(self._conn))
             except Unstencillable:
                 self._kinds[spec] = None
         return self._kinds[spec]
