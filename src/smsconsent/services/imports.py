@@ -207,18 +207,14 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
     batches = import_process.batches(source, shape, reader, ws.region, now, batch, plan,
                                      preparing)
 
-    tried: list[str] = []  # the time of the transaction last rolled back by AlreadyStored
-
-    def write(rows: Sequence[Row], prepared: Prepared | None, last: bool, unread: bool
-              ) -> bool:
-        """Decide and record one run in a transaction; whether none of its numbers was
-        stored. ``unread``: written at once without looking the numbers up, which raises
-        ``AlreadyStored`` (the transaction rolled back) if one was; the run is then written
-        again at the same time recorded (``tried``)."""
+    def write(rows: Sequence[Row], prepared: Prepared | None, last: bool, unread: bool,
+              at: str | None = None) -> bool:
+        """Decide and record one run in a transaction (at the time ``at``, if given);
+        whether none of its numbers was stored. ``unread``: written at once without looking
+        the numbers up, which raises ``AlreadyStored`` (the transaction rolled back, its
+        time recorded in the exception) if one was."""
         nonlocal all_stored
-        with store.write(ws.id, tried.pop() if tried else None) as ledger:
-            if unread:
-                tried.append(ledger.recorded_at)  # taken back below if the run is written
+        with store.write(ws.id, at) as ledger:
             ledger.bulk(ending=last)
             texts = {} if unread else ledger.stored_texts(
                 [r.phone for r in rows] if prepared is None else prepared.values[0])
@@ -226,14 +222,16 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
             if all_stored == PREPARED_UNTIL:
                 preparing.stop()  # nothing is written at once: no need to prepare
             at_once = False
-            if not texts and plan is not None:
-                prepared = prepared or prepare_rows(plan, rows)  # if read here
-                at_once = prepared is not None and ledger.record_new(
-                    plan.spec, prepared.values, prepared.pieces, unread=unread)
-            if unread and not at_once:
-                raise AlreadyStored("decided row by row: the stored states are needed")
-            if unread:
-                tried.pop()
+            try:
+                if not texts and plan is not None:
+                    prepared = prepared or prepare_rows(plan, rows)  # if read here
+                    at_once = prepared is not None and ledger.record_new(
+                        plan.spec, prepared.values, prepared.pieces, unread=unread)
+                if unread and not at_once:
+                    raise AlreadyStored("decided row by row: the stored states are needed")
+            except AlreadyStored as stored:
+                stored.recorded_at = ledger.recorded_at
+                raise
             if at_once:
                 counts.imported += len(rows)
             else:
@@ -250,8 +248,8 @@ def _run(store: Store, workspace: str, source: BinaryIO, sink: csvio.TextSink, n
                 continue
             try:
                 new = write(rows, prepared, last, unread)
-            except AlreadyStored:
-                new = write(rows, prepared, last, False)
+            except AlreadyStored as stored:  # the same run again, looked up, at the same time
+                new = write(rows, prepared, last, False, stored.recorded_at)
                 skip_lookups = skip_lookups and not new  # it failed for another reason
             # after a run of new numbers the next is most likely new too (a first import):
             # it is written without a lookup, and looked up only if it was not

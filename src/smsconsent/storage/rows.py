@@ -65,7 +65,10 @@ def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
 
 class AlreadyStored(Exception):
     """A row ``insert_rows(..., new_only=True)`` was to add is there already: what was
-    written is incomplete, and the caller rolls its transaction back."""
+    written is incomplete, and the caller rolls its transaction back (``recorded_at``: the
+    time that transaction recorded, for a caller that writes it again)."""
+
+    recorded_at: str | None = None
 
 
 def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...],
@@ -85,6 +88,7 @@ def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...],
     if key not in _INSERTS:
         statement = insert(table)
         if new_only:
+            assert is_sqlite(conn), "new_only counts rows as SQLite's driver sums them"
             statement = sqlite.insert(table).on_conflict_do_nothing()
         compiled = statement.values({c: bindparam(c) for c in columns}).compile(
             dialect=conn.dialect)
