@@ -26,7 +26,9 @@ A run of opt-outs none of whose numbers is stored (a first import, as a rule) is
 once: each row's event and contact row were filled ahead, by the parser process for a big
 file (import_plan.py), and the writer only numbers, hashes and inserts them
 (``Ledger.record_new``); the bytes are those the rule and ``record_many`` give (tests compare
-them).
+them). On SQLite, a run that follows such a run is not even looked up first: its contact rows
+go in first, each only if absent, and a number found stored rolls the transaction back and the
+run is written again after a lookup, at the same time recorded (``rows.AlreadyStored``).
 """
 
 from __future__ import annotations
