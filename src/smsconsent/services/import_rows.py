@@ -20,7 +20,7 @@ from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.phones import PhoneNormalizer
 from smsconsent.errors import BadInput
 
-WINDOW = 100_000  # rows put in phone order at a time, where the order of rows is free
+WINDOW = 100_000  # at most this many rows put in phone order at a time, where the order is free
 CHUNK = 1000  # rows per call into the C CSV reader
 
 
