@@ -151,6 +151,35 @@ def test_an_unclosed_quote_is_rejected_not_imported(cli: Cli, tmp_path: Path) ->
     assert cli("status", "+15551230002").json()["status"] != "opted_out"
 
 
+def test_times_outside_four_digit_utc_years_are_bad_times_not_crashes(cli: Cli, tmp_path: Path
+                                                                       ) -> None:
+    """A time whose offset takes it past year 9999 or before year 1 in UTC, or of a year
+    before 1000 (written with fewer digits, out of text order), is a bad time: the row is
+    rejected (the import goes on), and ``--since`` and ``--at`` exit 2."""
+    _setup(cli)
+    data = tmp_path / "times.csv"
+    data.write_text("phone,opted_out_at\n+15551230001,9999-12-31T23:59:59-12:00\n"
+                    "+15551230002,0001-01-01T00:00:00+01:00\n+15551230003,0100-01-01\n"
+                    "+15551230004,0999-06-01\n+15551230005,2025-01-01\n", encoding="utf-8")
+    result = cli("import", "opt-outs", str(data))
+    assert result.code == 0, result.err
+    assert (result.json()["imported"], result.json()["rejected"]) == (1, 4)
+    rejects = _rows(tmp_path / "times.csv.rejects.csv")
+    assert [r["reason"] for r in rejects] == ["bad_time"] * 4
+    assert [r["phone"] for r in _rows_of(cli("export", "opt-outs").out)] == ["+15551230005"]
+    for args in (("export", "ledger", "--since", "9999-12-31T23:59:59-12:00"),
+                 ("export", "opt-outs", "--since", "0100-01-01"),
+                 ("inbound", "--from", "+15551230006", "--to", SENDER, "--body", "STOP",
+                  "--at", "0001-01-01T00:00:00+01:00")):
+        refused = cli(*args)
+        assert refused.code == 2 and "Traceback" not in refused.err, (args, refused.err)
+    assert _events(cli) == 3  # the workspace, its number, the one opt-out
+
+
+def _rows_of(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(text.splitlines()))
+
+
 def test_import_contacts_rules_and_export(cli: Cli, tmp_path: Path) -> None:
     """Contacts import never overrides an opt-out, needs written consent for marketing, is
     idempotent; the opt-out export lists the opted-out contact."""
