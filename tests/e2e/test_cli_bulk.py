@@ -116,6 +116,32 @@ def test_bad_files_exit_2_and_change_nothing(cli: Cli, tmp_path: Path) -> None:
     assert _events(cli) == events
 
 
+def test_an_output_naming_the_input_or_another_output_is_refused(cli: Cli, tmp_path: Path
+                                                                 ) -> None:
+    """``--rejects`` or ``-o`` naming the input (which its first write would empty before a
+    row is read), or two outputs naming one file, exit 2 with same_file: the input is kept
+    as it was and nothing is imported."""
+    _setup(cli)
+    events = _events(cli)
+    data = tmp_path / "optouts.csv"
+    text = "phone,opted_out_at\n+15551230001,\n+15551230002,yesterday\n"
+    data.write_text(text, encoding="utf-8")
+    twice = str(tmp_path / "out.csv")
+    for args in (("import", "opt-outs", str(data), "--rejects", str(data)),
+                 ("import", "contacts", str(data), "--rejects", f"{tmp_path}/./optouts.csv"),
+                 ("filter", str(data), "--from", SENDER, "-o", str(data)),
+                 ("filter", str(data), "--from", SENDER, "-o", str(tmp_path / "x.csv"), "--rejects",
+                  str(data)),
+                 ("filter", str(data), "--from", SENDER, "-o", twice, "--rejects", twice)):
+        result = cli(*args)
+        assert result.code == 2 and "same_file" in result.err, (args, result.err)
+        assert data.read_text(encoding="utf-8") == text
+    assert not (tmp_path / "out.csv").exists()
+    assert _events(cli) == events
+    result = cli("import", "opt-outs", str(data), "--rejects", str(tmp_path / "r.csv"))
+    assert (result.json()["imported"], result.json()["rejected"]) == (1, 1)
+
+
 def test_a_column_read_twice_is_refused(cli: Cli, tmp_path: Path) -> None:
     """A header naming the phone (or a column an import reads) twice exits 2 with
     duplicate_column and imports nothing; repeated pass-through columns are fine."""

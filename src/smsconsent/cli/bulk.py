@@ -7,6 +7,7 @@ stdout. Bad files exit 2 before anything is written; the summary lists every ref
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from rich.text import Text
 from smsconsent import csvio, services
 from smsconsent.cli.app import app
 from smsconsent.cli.common import emit, os_user, run, store_for
+from smsconsent.errors import BadInput
 
 import_app = typer.Typer(help="Import opt-outs and contacts from another tool (CSV).",
                          no_args_is_help=True)
@@ -76,11 +78,44 @@ def _outputs(*paths: Path) -> Iterator[csvio.LazyFile]:
     return (csvio.LazyFile(p) for p in paths)
 
 
+def _opened(file: Path, *outputs: Path) -> BinaryIO:
+    """The input, opened, once no output names it or another output: the first write to an
+    output empties its file, so the input would be lost before it is read (every row gone,
+    exit 0), and two outputs in one file would mix. Refused with exit 2 (``same_file``)."""
+    source = run(lambda: csvio.open_input(file))
+    clash = _clash(file, outputs)
+    if clash is not None:
+        source.close()
+        run(lambda: _refuse(clash))
+    return source
+
+
+def _clash(file: Path, outputs: tuple[Path, ...]) -> str | None:
+    """What is wrong with ``outputs`` (see ``_opened``), or None."""
+    for i, output in enumerate(outputs):
+        if _same_file(output, file):
+            return f"{output} is the input file: name another file for the output"
+        if any(_same_file(output, other) for other in outputs[:i]):
+            return f"{output} is named for two outputs: name another file for one of them"
+    return None
+
+
+def _refuse(message: str) -> None:
+    raise BadInput(message, code="same_file")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one does not exist (yet): the same if named the same
+        return first.resolve() == second.resolve()
+
+
 def _import(ctx: typer.Context, file: Path, rejects: Path | None, what: str,
             call: Callable[..., dict[str, Any]], **options: Any) -> None:
     store = run(lambda: store_for(ctx))
     rejects = rejects or file.with_name(file.name + ".rejects.csv")
-    source: BinaryIO = run(lambda: csvio.open_input(file))
+    source = _opened(file, rejects)
     sink = csvio.LazyFile(rejects)
     try:
         with source, _bar(what) as bar:
@@ -159,7 +194,7 @@ def filter_file(
     """
     store = run(lambda: store_for(ctx))
     refused_path = rejects or file.with_name(file.name + ".refused.csv")
-    source: BinaryIO = run(lambda: csvio.open_input(file))
+    source = _opened(file, output, refused_path)
     sendable, refused = _outputs(output, refused_path)
     try:
         with source, _bar("filtering") as bar:
