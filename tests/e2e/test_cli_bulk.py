@@ -142,6 +142,26 @@ def test_an_output_naming_the_input_or_another_output_is_refused(cli: Cli, tmp_p
     assert (result.json()["imported"], result.json()["rejected"]) == (1, 1)
 
 
+def test_an_output_that_cannot_be_written_exits_2(cli: Cli, tmp_path: Path) -> None:
+    """An output in a folder that does not exist, or that is a folder, exits 2 with
+    unwritable (not a traceback), leaves no other output behind and imports nothing."""
+    _setup(cli)
+    events = _events(cli)
+    data = tmp_path / "optouts.csv"
+    data.write_text("phone\n+15551230001\n", encoding="utf-8")
+    missing = str(tmp_path / "no" / "such.csv")
+    sendable = str(tmp_path / "sendable.csv")
+    for args in (("import", "opt-outs", str(data), "--rejects", missing),
+                 ("import", "contacts", str(data), "--rejects", str(tmp_path)),
+                 ("filter", str(data), "--from", SENDER, "-o", sendable, "--rejects", missing),
+                 ("export", "ledger", "-o", missing), ("export", "opt-outs", "-o", str(tmp_path))):
+        result = cli(*args)
+        assert result.code == 2 and '"unwritable"' in result.err, (args, result.err)
+        assert "Traceback" not in result.err
+    assert not Path(sendable).exists()
+    assert _events(cli) == events
+
+
 def test_a_column_read_twice_is_refused(cli: Cli, tmp_path: Path) -> None:
     """A header naming the phone (or a column an import reads) twice exits 2 with
     duplicate_column and imports nothing; repeated pass-through columns are fine."""

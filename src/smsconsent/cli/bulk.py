@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 import typer
 from rich.console import Console
@@ -74,34 +74,56 @@ def _bar(what: str) -> Iterator[Bar]:
         yield bar
 
 
+class _Output(csvio.LazyFile):
+    """An output file, created on its first write; one that cannot be written (no such
+    folder, a folder, no permission, a full disk) is bad input (exit 2, ``unwritable``)."""
+
+    def write(self, text: str, /) -> int:
+        try:
+            return super().write(text)
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
+
+
+def _unwritable(path: Path, exc: OSError) -> BadInput:
+    return BadInput(f"cannot write {path}: {exc.strerror or exc}", code="unwritable")
+
+
 def _outputs(*paths: Path) -> Iterator[csvio.LazyFile]:
-    return (csvio.LazyFile(p) for p in paths)
+    return (_Output(p) for p in paths)
 
 
 def _opened(file: Path, *outputs: Path) -> BinaryIO:
-    """The input, opened, once no output names it or another output: the first write to an
-    output empties its file, so the input would be lost before it is read (every row gone,
-    exit 0), and two outputs in one file would mix. Refused with exit 2 (``same_file``)."""
+    """The input, opened, once the outputs are checked: the first write to an output empties
+    its file, so one naming the input would lose it before a row is read (every row gone,
+    exit 0), and two outputs in one file would mix (both ``same_file``); an output in no
+    folder, or a folder, could not be written (``unwritable``). All exit 2, nothing written."""
     source = run(lambda: csvio.open_input(file))
-    clash = _clash(file, outputs)
-    if clash is not None:
+    refusal = _refusal(file, outputs)
+    if refusal is not None:
         source.close()
-        run(lambda: _refuse(clash))
+        run(lambda: _raise(refusal))
     return source
 
 
-def _clash(file: Path, outputs: tuple[Path, ...]) -> str | None:
+def _refusal(file: Path, outputs: tuple[Path, ...]) -> BadInput | None:
     """What is wrong with ``outputs`` (see ``_opened``), or None."""
     for i, output in enumerate(outputs):
         if _same_file(output, file):
-            return f"{output} is the input file: name another file for the output"
+            return BadInput(f"{output} is the input file: name another file for the output",
+                            code="same_file")
         if any(_same_file(output, other) for other in outputs[:i]):
-            return f"{output} is named for two outputs: name another file for one of them"
+            return BadInput(f"{output} is named for two outputs: name another file for one "
+                            "of them", code="same_file")
+        if output.is_dir() or not output.parent.is_dir():
+            return BadInput(f"cannot write {output}: "
+                            f"{'a folder' if output.is_dir() else 'no such folder'}",
+                            code="unwritable")
     return None
 
 
-def _refuse(message: str) -> None:
-    raise BadInput(message, code="same_file")
+def _raise(error: BadInput) -> None:
+    raise error
 
 
 def _same_file(first: Path, second: Path) -> bool:
@@ -116,7 +138,7 @@ def _import(ctx: typer.Context, file: Path, rejects: Path | None, what: str,
     store = run(lambda: store_for(ctx))
     rejects = rejects or file.with_name(file.name + ".rejects.csv")
     source = _opened(file, rejects)
-    sink = csvio.LazyFile(rejects)
+    sink = _Output(rejects)
     try:
         with source, _bar(what) as bar:
             result = run(lambda: call(store, ctx.obj.workspace, source, sink, name=str(file),
@@ -216,13 +238,20 @@ OUTPUT = typer.Option(None, "-o", "--output", help="Write here instead of stdout
 
 def _export(lines: Callable[[], Iterator[str]], output: Path | None) -> None:
     stream = run(lines)
-    target = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    target = run(lambda: _opened_output(output)) if output else sys.stdout
     try:
         for line in stream:
             target.write(line)
     finally:
         if output:
             target.close()
+
+
+def _opened_output(output: Path) -> TextIO:
+    try:
+        return output.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise _unwritable(output, exc) from None
 
 
 @export_app.command("ledger")
