@@ -226,6 +226,22 @@ def _rows_of(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(text.splitlines()))
 
 
+def test_a_field_over_the_reader_limit_exits_2_not_a_traceback(cli: Cli, tmp_path: Path
+                                                                ) -> None:
+    """A quote never closed in a big file makes a field over the CSV reader's limit: import
+    and filter exit 2 with bad_csv, not a csv.Error traceback."""
+    _setup(cli)
+    data = tmp_path / "open.csv"
+    with data.open("w", encoding="utf-8") as out:
+        out.write('phone,note\n+15551230001,"open\n')
+        out.write("+15551230002,x\n" * (18 << 16))  # over 16 MiB after the quote
+    for args in (("import", "opt-outs", str(data)),
+                 ("filter", str(data), "--from", SENDER, "-o", str(tmp_path / "s.csv"))):
+        result = cli(*args)
+        assert result.code == 2 and '"bad_csv"' in result.err, (args, result.err[-500:])
+        assert "Traceback" not in result.err
+
+
 def test_import_contacts_rules_and_export(cli: Cli, tmp_path: Path) -> None:
     """Contacts import never overrides an opt-out, needs written consent for marketing, is
     idempotent; the opt-out export lists the opted-out contact."""
