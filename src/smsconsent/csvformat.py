@@ -109,6 +109,6 @@ def read_rows(reader: Iterator[list[str]], count: int, line: int) -> list[list[s
     try:
         return list(islice(reader, count))
     except csv.Error as exc:
-        raise BadInput(f"the CSV cannot be read after line {line:,}: {exc}: a quote left "
-                       "open reads every line after it into one field", code="bad_csv"
-                       ) from None
+        after = f" after line {line:,}" if line > 0 else ""  # a reader from a cut: unknown
+        raise BadInput(f"the CSV cannot be read{after}: {exc}: a quote left open reads every "
+                       "line after it into one field", code="bad_csv") from None
