@@ -113,3 +113,21 @@ def test_bulk_import_leaves_sqlite_checkpointing_as_usual(sqlite_url: str) -> No
         pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
     assert pages == DEFAULT_CHECKPOINT_PAGES
     store.engine.dispose()
+
+
+def test_filter_keeps_a_line_cut_by_its_read_block_whole_after_a_multiline_record(
+        store: Store) -> None:
+    """A quoted field across lines hands the rest of the file to the CSV parser from the
+    start of the block being read (filter_lines' line reader); the block's last line, cut
+    in two by the read, stays one record: not a sendable row with its merge field cut short
+    (``+15551232730,na``) and an invalid_phone row made of the rest."""
+    _setup(store)
+    rows = [f"+1555123{n:04d},name {n:05d}\n" for n in range(1, 3000)]  # 24 characters each
+    data = 'phone,name\n+15551230000,"two\nlines"\n' + "".join(rows)
+    assert data.index("+15551232730,name") < 11 + (1 << 16) < data.index("+15551232731")
+    send, refused = io.StringIO(), io.StringIO()
+    result = services.filter_recipients(store, io.BytesIO(data.encode()), send, refused,
+                                        sender="+15557654321", purpose="informational",
+                                        chunk=100)
+    assert (result["rows"], result["refused"], result["by_reason"]) == (3000, 0, {})
+    assert send.getvalue() == data
