@@ -182,7 +182,8 @@ def import_contacts(
     """Import contacts with their consent evidence; never over an opt-out.
 
     Marketing needs express_written consent with evidence; an opted-out or blocked contact's
-    row is refused (reason opted_out, blocked). Idempotent: re-importing changes nothing.
+    row is refused (reason opted_out, blocked), and so is the row of a contact who left its
+    list (list_opted_out). Idempotent: re-importing changes nothing.
 
     Example: smsconsent import contacts candidates.csv --evidence "ATS apply form, 2025"
     """
