@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
-from itertools import compress, repeat
+from collections.abc import Iterator, Sequence
+from itertools import compress, islice, repeat
 from operator import contains, or_
+
+from smsconsent.errors import BadInput
 
 
 def _quoted_by_writer() -> tuple[str, ...]:
@@ -97,3 +99,16 @@ def _by_writer(rows: Sequence[Sequence[str]], *more: Sequence[Sequence[str]]) ->
     else:
         writer.writerows(rows)
     return buffer.getvalue()
+
+
+def read_rows(reader: Iterator[list[str]], count: int, line: int) -> list[list[str]]:
+    """The next ``count`` rows of a ``csv.reader`` (fewer at the end of the file), the first
+    of them on line ``line``. A row the reader refuses has a field over its size limit: a
+    quote left open, as a rule, which reads every line after it into one field; bad input,
+    not a crash (the rows before it are read, and an import has recorded them)."""
+    try:
+        return list(islice(reader, count))
+    except csv.Error as exc:
+        after = f" after line {line:,}" if line > 0 else ""  # a reader from a cut: unknown
+        raise BadInput(f"the CSV cannot be read{after}: {exc}: a quote left open reads every "
+                       "line after it into one field", code="bad_csv") from None

@@ -16,12 +16,12 @@ import io
 from collections.abc import Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import BinaryIO, Protocol, TextIO
 
-from smsconsent.csvformat import format_rows
+from smsconsent.csvformat import format_rows, read_rows
 from smsconsent.errors import BadInput
 
 PHONE_COLUMNS = ("phone", "number", "mobile")
@@ -95,9 +95,9 @@ def scan(source: BinaryIO, name: str = "the file") -> CsvShape:
     """Check the whole file before anything is done with it; rewinds it.
 
     Refuses (BadInput) a file that is empty, not UTF-8, or has no phone column. The bytes are
-    decoded block by block (C speed) and lines counted for the progress bar; the CSV parser
-    itself cannot fail later: quoting is lenient and the field size is capped far above any
-    real field (``MAX_FIELD``).
+    decoded block by block (C speed) and lines counted for the progress bar; quoting is
+    lenient, so the CSV parser fails later only on a field over ``MAX_FIELD`` (a quote left
+    open in a big file): bad input then, ``bad_csv`` (``csvformat.read_rows``).
     """
     decoder = codecs.getincrementaldecoder(ENCODING)("strict")
     lines, offset = 0, 0
@@ -208,7 +208,7 @@ class ChunkReader:
             want = size if until is None else min(size, until - reader.line_num)
             if want <= 0:
                 return
-            got = list(islice(reader, want))
+            got = read_rows(reader, want, reader.line_num)
             if not got:
                 return
             if _none_blank(got):

@@ -70,7 +70,9 @@ class LineChunks:
             found = self.records(block[:end + 1])
             if found is None:  # a record across lines: the parser takes it from here
                 yield from _sized(ready, size, last=True)
-                self._reader.resume(block)
+                # up to a line end: the parser ends a record at the end of each text it is
+                # given, so a line cut by the block would be read as two records
+                self._reader.resume(block + text.readline())
                 for rows in self._reader.chunks(size):
                     yield cast(list[Record], rows), _fields(rows, self._at)
                 return

@@ -116,6 +116,52 @@ def test_bad_files_exit_2_and_change_nothing(cli: Cli, tmp_path: Path) -> None:
     assert _events(cli) == events
 
 
+def test_an_output_naming_the_input_or_another_output_is_refused(cli: Cli, tmp_path: Path
+                                                                 ) -> None:
+    """``--rejects`` or ``-o`` naming the input (which its first write would empty before a
+    row is read), or two outputs naming one file, exit 2 with same_file: the input is kept
+    as it was and nothing is imported."""
+    _setup(cli)
+    events = _events(cli)
+    data = tmp_path / "optouts.csv"
+    text = "phone,opted_out_at\n+15551230001,\n+15551230002,yesterday\n"
+    data.write_text(text, encoding="utf-8")
+    twice = str(tmp_path / "out.csv")
+    for args in (("import", "opt-outs", str(data), "--rejects", str(data)),
+                 ("import", "contacts", str(data), "--rejects", f"{tmp_path}/./optouts.csv"),
+                 ("filter", str(data), "--from", SENDER, "-o", str(data)),
+                 ("filter", str(data), "--from", SENDER, "-o", str(tmp_path / "x.csv"), "--rejects",
+                  str(data)),
+                 ("filter", str(data), "--from", SENDER, "-o", twice, "--rejects", twice)):
+        result = cli(*args)
+        assert result.code == 2 and "same_file" in result.err, (args, result.err)
+        assert data.read_text(encoding="utf-8") == text
+    assert not (tmp_path / "out.csv").exists()
+    assert _events(cli) == events
+    result = cli("import", "opt-outs", str(data), "--rejects", str(tmp_path / "r.csv"))
+    assert (result.json()["imported"], result.json()["rejected"]) == (1, 1)
+
+
+def test_an_output_that_cannot_be_written_exits_2(cli: Cli, tmp_path: Path) -> None:
+    """An output in a folder that does not exist, or that is a folder, exits 2 with
+    unwritable (not a traceback), leaves no other output behind and imports nothing."""
+    _setup(cli)
+    events = _events(cli)
+    data = tmp_path / "optouts.csv"
+    data.write_text("phone\n+15551230001\n", encoding="utf-8")
+    missing = str(tmp_path / "no" / "such.csv")
+    sendable = str(tmp_path / "sendable.csv")
+    for args in (("import", "opt-outs", str(data), "--rejects", missing),
+                 ("import", "contacts", str(data), "--rejects", str(tmp_path)),
+                 ("filter", str(data), "--from", SENDER, "-o", sendable, "--rejects", missing),
+                 ("export", "ledger", "-o", missing), ("export", "opt-outs", "-o", str(tmp_path))):
+        result = cli(*args)
+        assert result.code == 2 and '"unwritable"' in result.err, (args, result.err)
+        assert "Traceback" not in result.err
+    assert not Path(sendable).exists()
+    assert _events(cli) == events
+
+
 def test_a_column_read_twice_is_refused(cli: Cli, tmp_path: Path) -> None:
     """A header naming the phone (or a column an import reads) twice exits 2 with
     duplicate_column and imports nothing; repeated pass-through columns are fine."""
@@ -149,6 +195,51 @@ def test_an_unclosed_quote_is_rejected_not_imported(cli: Cli, tmp_path: Path) ->
     assert [(r["phone"], r["reason"]) for r in rejects] == [
         ("+15551230002\n+15551230003\n", "unclosed_quote")]
     assert cli("status", "+15551230002").json()["status"] != "opted_out"
+
+
+def test_times_outside_four_digit_utc_years_are_bad_times_not_crashes(cli: Cli, tmp_path: Path
+                                                                       ) -> None:
+    """A time whose offset takes it past year 9999 or before year 1 in UTC, or of a year
+    before 1000 (written with fewer digits, out of text order), is a bad time: the row is
+    rejected (the import goes on), and ``--since`` and ``--at`` exit 2."""
+    _setup(cli)
+    data = tmp_path / "times.csv"
+    data.write_text("phone,opted_out_at\n+15551230001,9999-12-31T23:59:59-12:00\n"
+                    "+15551230002,0001-01-01T00:00:00+01:00\n+15551230003,0100-01-01\n"
+                    "+15551230004,0999-06-01\n+15551230005,2025-01-01\n", encoding="utf-8")
+    result = cli("import", "opt-outs", str(data))
+    assert result.code == 0, result.err
+    assert (result.json()["imported"], result.json()["rejected"]) == (1, 4)
+    rejects = _rows(tmp_path / "times.csv.rejects.csv")
+    assert [r["reason"] for r in rejects] == ["bad_time"] * 4
+    assert [r["phone"] for r in _rows_of(cli("export", "opt-outs").out)] == ["+15551230005"]
+    for args in (("export", "ledger", "--since", "9999-12-31T23:59:59-12:00"),
+                 ("export", "opt-outs", "--since", "0100-01-01"),
+                 ("inbound", "--from", "+15551230006", "--to", SENDER, "--body", "STOP",
+                  "--at", "0001-01-01T00:00:00+01:00")):
+        refused = cli(*args)
+        assert refused.code == 2 and "Traceback" not in refused.err, (args, refused.err)
+    assert _events(cli) == 3  # the workspace, its number, the one opt-out
+
+
+def _rows_of(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(text.splitlines()))
+
+
+def test_a_field_over_the_reader_limit_exits_2_not_a_traceback(cli: Cli, tmp_path: Path
+                                                                ) -> None:
+    """A quote never closed in a big file makes a field over the CSV reader's limit: import
+    and filter exit 2 with bad_csv, not a csv.Error traceback."""
+    _setup(cli)
+    data = tmp_path / "open.csv"
+    with data.open("w", encoding="utf-8") as out:
+        out.write('phone,note\n+15551230001,"open\n')
+        out.write("+15551230002,x\n" * (18 << 16))  # over 16 MiB after the quote
+    for args in (("import", "opt-outs", str(data)),
+                 ("filter", str(data), "--from", SENDER, "-o", str(tmp_path / "s.csv"))):
+        result = cli(*args)
+        assert result.code == 2 and '"bad_csv"' in result.err, (args, result.err[-500:])
+        assert "Traceback" not in result.err
 
 
 def test_import_contacts_rules_and_export(cli: Cli, tmp_path: Path) -> None:

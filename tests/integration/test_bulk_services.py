@@ -113,3 +113,55 @@ def test_bulk_import_leaves_sqlite_checkpointing_as_usual(sqlite_url: str) -> No
         pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
     assert pages == DEFAULT_CHECKPOINT_PAGES
     store.engine.dispose()
+
+
+def test_filter_keeps_a_line_cut_by_its_read_block_whole_after_a_multiline_record(
+        store: Store) -> None:
+    """A quoted field across lines hands the rest of the file to the CSV parser from the
+    start of the block being read (filter_lines' line reader); the block's last line, cut
+    in two by the read, stays one record: not a sendable row with its merge field cut short
+    (``+15551232730,na``) and an invalid_phone row made of the rest."""
+    _setup(store)
+    rows = [f"+1555123{n:04d},name {n:05d}\n" for n in range(1, 3000)]  # 24 characters each
+    data = 'phone,name\n+15551230000,"two\nlines"\n' + "".join(rows)
+    assert data.index("+15551232730,name") < 11 + (1 << 16) < data.index("+15551232731")
+    send, refused = io.StringIO(), io.StringIO()
+    result = services.filter_recipients(store, io.BytesIO(data.encode()), send, refused,
+                                        sender="+15557654321", purpose="informational",
+                                        chunk=100)
+    assert (result["rows"], result["refused"], result["by_reason"]) == (3000, 0, {})
+    assert send.getvalue() == data
+
+
+def _import_contacts(store: Store, text: str) -> tuple[dict[str, object], str]:
+    sink = io.StringIO()
+    result = services.import_contacts(store, "default", io.BytesIO(text.encode()), sink,
+                                      by="tester")
+    return result, sink.getvalue()
+
+
+def test_contacts_import_never_puts_back_on_a_list_a_contact_who_left_it(store: Store
+                                                                         ) -> None:
+    """A contact who left a list (its keyword, or STOP then START, which leaves every list)
+    is not subscribed again by importing the same file again: the row is refused,
+    list_opted_out, and a marketing blast for the list still refuses them."""
+    _setup(store)
+    services.add_list(store, "default", "deals", keyword="STOP DEALS")
+    text = ("phone,consent_type,purpose,evidence,list\n"
+            "+15551230001,express_written,marketing,signed form,deals\n"
+            "+15551230002,express_written,marketing,signed form,deals\n"
+            "+15551230003,express_written,marketing,signed form,deals\n")
+    assert _import_contacts(store, text)[0]["imported"] == 3
+    services.handle_inbound(store, "+15551230001", "+15557654321", "STOP DEALS")
+    services.handle_inbound(store, "+15551230002", "+15557654321", "STOP")
+    services.handle_inbound(store, "+15551230002", "+15557654321", "START")
+    events = services.verify(store, "default")["events"]
+    result, rejects = _import_contacts(store, text)
+    assert (result["imported"], result["unchanged"], result["rejected"]) == (0, 1, 2)
+    assert [line.split(",")[5] for line in rejects.splitlines()[1:]] == ["list_opted_out"] * 2
+    assert services.verify(store, "default")["events"] == events
+    send, refused = io.StringIO(), io.StringIO()
+    blast = services.filter_recipients(
+        store, io.BytesIO(b"phone\n+15551230001\n+15551230002\n+15551230003\n"), send,
+        refused, sender="+15557654321", purpose="marketing", list_name="deals")
+    assert blast["sendable"] == 1 and send.getvalue().splitlines() == ["phone", "+15551230003"]

@@ -345,3 +345,32 @@ def test_a_file_the_parser_process_cannot_open_is_read_here(tmp_path: Path) -> N
     assert [(len(rows), refused) for rows, refused, _, _ in got] == [(20, []), (20, []), (10, [])]
     assert sum(read for _, _, read, _ in got) == 50
     assert got[0][0][0].phone == "+15550000000"  # the process could not open it: read here
+
+
+def _quote_left_open(path: Path) -> None:
+    """A file whose third data row opens a quote that is never closed: the field it starts
+    runs to the end of the file, past the CSV reader's size limit."""
+    with path.open("w", encoding="utf-8") as out:
+        out.write("phone,evidence\n+15551230001,a\n+15551230002,b\n+15551230003,\"open\n")
+        row = "".join(f"+1555{n:07d},x\n" for n in range(10_000))
+        written = 0
+        while written <= csvio.MAX_FIELD:
+            written += out.write(row)
+
+
+def test_a_quote_left_open_past_the_field_limit_is_bad_input_in_both_readers(
+        tmp_path: Path) -> None:
+    """A field over the reader's limit (a quote never closed, in a big file) is bad input,
+    bad_csv, read here or by the parser process: not a csv.Error, nor a parser process that
+    'ended before the end of the file' as if importing again could finish it."""
+    path = tmp_path / "open.csv"
+    _quote_left_open(path)
+    reader = import_rows.RowReader("opted_out_at")
+    now = "2026-01-01T00:00:00.000000Z"
+    for read in (import_rows.read_here, functools.partial(import_process._read_by_process,
+                                                          str(path))):
+        source, shape = _opened(path)
+        with source, pytest.raises(BadInput) as caught:
+            list(read(source, shape, reader, "US", now, 1000))
+        assert caught.value.code == "bad_csv", read
+        assert "after line 1:" in caught.value.message

@@ -7,10 +7,11 @@ stdout. Bad files exit 2 before anything is written; the summary lists every ref
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 import typer
 from rich.console import Console
@@ -28,6 +29,7 @@ from rich.text import Text
 from smsconsent import csvio, services
 from smsconsent.cli.app import app
 from smsconsent.cli.common import emit, os_user, run, store_for
+from smsconsent.errors import BadInput
 
 import_app = typer.Typer(help="Import opt-outs and contacts from another tool (CSV).",
                          no_args_is_help=True)
@@ -72,16 +74,71 @@ def _bar(what: str) -> Iterator[Bar]:
         yield bar
 
 
+class _Output(csvio.LazyFile):
+    """An output file, created on its first write; one that cannot be written (no such
+    folder, a folder, no permission, a full disk) is bad input (exit 2, ``unwritable``)."""
+
+    def write(self, text: str, /) -> int:
+        try:
+            return super().write(text)
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
+
+
+def _unwritable(path: Path, exc: OSError) -> BadInput:
+    return BadInput(f"cannot write {path}: {exc.strerror or exc}", code="unwritable")
+
+
 def _outputs(*paths: Path) -> Iterator[csvio.LazyFile]:
-    return (csvio.LazyFile(p) for p in paths)
+    return (_Output(p) for p in paths)
+
+
+def _opened(file: Path, *outputs: Path) -> BinaryIO:
+    """The input, opened, once the outputs are checked: the first write to an output empties
+    its file, so one naming the input would lose it before a row is read (every row gone,
+    exit 0), and two outputs in one file would mix (both ``same_file``); an output in no
+    folder, or a folder, could not be written (``unwritable``). All exit 2, nothing written."""
+    source = run(lambda: csvio.open_input(file))
+    refusal = _refusal(file, outputs)
+    if refusal is not None:
+        source.close()
+        run(lambda: _raise(refusal))
+    return source
+
+
+def _refusal(file: Path, outputs: tuple[Path, ...]) -> BadInput | None:
+    """What is wrong with ``outputs`` (see ``_opened``), or None."""
+    for i, output in enumerate(outputs):
+        if _same_file(output, file):
+            return BadInput(f"{output} is the input file: name another file for the output",
+                            code="same_file")
+        if any(_same_file(output, other) for other in outputs[:i]):
+            return BadInput(f"{output} is named for two outputs: name another file for one "
+                            "of them", code="same_file")
+        if output.is_dir() or not output.parent.is_dir():
+            return BadInput(f"cannot write {output}: "
+                            f"{'a folder' if output.is_dir() else 'no such folder'}",
+                            code="unwritable")
+    return None
+
+
+def _raise(error: BadInput) -> None:
+    raise error
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one does not exist (yet): the same if named the same
+        return first.resolve() == second.resolve()
 
 
 def _import(ctx: typer.Context, file: Path, rejects: Path | None, what: str,
             call: Callable[..., dict[str, Any]], **options: Any) -> None:
     store = run(lambda: store_for(ctx))
     rejects = rejects or file.with_name(file.name + ".rejects.csv")
-    source: BinaryIO = run(lambda: csvio.open_input(file))
-    sink = csvio.LazyFile(rejects)
+    source = _opened(file, rejects)
+    sink = _Output(rejects)
     try:
         with source, _bar(what) as bar:
             result = run(lambda: call(store, ctx.obj.workspace, source, sink, name=str(file),
@@ -125,7 +182,8 @@ def import_contacts(
     """Import contacts with their consent evidence; never over an opt-out.
 
     Marketing needs express_written consent with evidence; an opted-out or blocked contact's
-    row is refused (reason opted_out, blocked). Idempotent: re-importing changes nothing.
+    row is refused (reason opted_out, blocked), and so is the row of a contact who left its
+    list (list_opted_out). Idempotent: re-importing changes nothing.
 
     Example: smsconsent import contacts candidates.csv --evidence "ATS apply form, 2025"
     """
@@ -159,7 +217,7 @@ def filter_file(
     """
     store = run(lambda: store_for(ctx))
     refused_path = rejects or file.with_name(file.name + ".refused.csv")
-    source: BinaryIO = run(lambda: csvio.open_input(file))
+    source = _opened(file, output, refused_path)
     sendable, refused = _outputs(output, refused_path)
     try:
         with source, _bar("filtering") as bar:
@@ -181,13 +239,20 @@ OUTPUT = typer.Option(None, "-o", "--output", help="Write here instead of stdout
 
 def _export(lines: Callable[[], Iterator[str]], output: Path | None) -> None:
     stream = run(lines)
-    target = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    target = run(lambda: _opened_output(output)) if output else sys.stdout
     try:
         for line in stream:
             target.write(line)
     finally:
         if output:
             target.close()
+
+
+def _opened_output(output: Path) -> TextIO:
+    try:
+        return output.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise _unwritable(output, exc) from None
 
 
 @export_app.command("ledger")

@@ -15,14 +15,22 @@ def format_ts(moment: datetime) -> str:
 
 
 def parse_ts(text: str) -> str:
-    """Read an ISO 8601 time from outside; one without an offset is taken as UTC."""
+    """Read an ISO 8601 time from outside; one without an offset is taken as UTC.
+
+    Only the years 1000 to 9999 in UTC: an earlier year would be written with fewer digits
+    (``format_ts``), out of text order and unreadable here again, and a time whose offset
+    takes it past year 9999 (or before year 1) has no UTC form at all.
+    """
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        utc = moment.astimezone(UTC)
+    except (ValueError, AttributeError, OverflowError):
         raise BadInput(f"not an ISO 8601 time: {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return format_ts(moment)
+    if utc.year < 1000:
+        raise BadInput(f"not a time of the years 1000 to 9999 (UTC): {text!r}")
+    return format_ts(utc)
 
 
 # How far ahead of ours a provider's clock may run: a text stamped that little ahead is taken

@@ -301,6 +301,8 @@ def _parse_in_child(pipe: Connection, path: str, shape: csvio.CsvShape, reader: 
         raise  # the writer is gone: nobody to tell
     except UnicodeDecodeError as exc:
         sender.send(("error", "not_utf8", f"{path} is no longer UTF-8 text ({exc.reason})"))
+    except BadInput as exc:  # a row the CSV reader refuses (csvformat.read_rows)
+        sender.send(("error", exc.code, exc.message))
     except OSError as exc:
         sender.send(("error", "unreadable", f"cannot read {path}: {exc.strerror or exc}"))
     else:

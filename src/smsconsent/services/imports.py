@@ -14,7 +14,8 @@ Idempotence, row by row (re-importing a file changes nothing):
 - contacts: opt-in, marketing or other consent, and list membership are each recorded only if
   the state does not already hold them (same consent type; same purpose, type and evidence;
   subscribed); a row that adds nothing is ``unchanged``. A contact who is opted out or blocked
-  is refused for that row: an import never overrides an opt-out.
+  is refused for that row, and so is one who left the row's list (``list_opted_out``; an SMS
+  opt-out leaves every list too): an import never overrides an opt-out.
 
 A batch never holds the same number twice (a repeat starts the next batch), so every row is
 decided against the state left by the rows before it. The opt-outs are written in phone order
@@ -146,6 +147,9 @@ def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csv
             return "blocked"
         if state.opted_out_keys(tuple(k for k in state.consents if k.startswith("sms:"))):
             return OPTED_OUT
+        sub = state.lists.get(row.list_name) if row.list_name else None
+        if sub is not None and sub.status == OPTED_OUT:  # left it, or opted out of all SMS
+            return LIST_OPTED_OUT
         events: list[Event | FreshEvent] = []
         current = state.consents.get(WORKSPACE_KEY)
         if current is None or current.status != OPTED_IN or current.type != row.consent_type:
@@ -159,7 +163,6 @@ def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csv
             events.append(Event(EventType.CONSENT_GRANTED, row.at, actor, row.phone, data={
                 "purpose": row.purpose, "type": row.consent_type, "evidence": row.evidence,
                 "channel": "sms", "source": SOURCE}))
-        sub = state.lists.get(row.list_name) if row.list_name else None
         if row.list_name and (sub is None or sub.status != SUBSCRIBED):
             events.append(Event(EventType.LIST_SUBSCRIBED, row.at, actor, row.phone, data={
                 "list": row.list_name, "evidence": row.evidence, "method": SOURCE}))
@@ -171,10 +174,13 @@ def import_contacts(store: Store, workspace: str, source: BinaryIO, rejects: csv
                 reader, decide)
 
 
+LIST_OPTED_OUT = "list_opted_out"
 _REFUSALS = {
     "blocked": "the contact is blocked: unblock them before importing consent",
     OPTED_OUT: "the contact opted out: an import never overrides an opt-out (opt them in "
                "with evidence first)",
+    LIST_OPTED_OUT: "the contact left this list (or opted out of SMS since joining it): an "
+                    "import never overrides an opt-out (subscribe them with evidence first)",
 }
 
 
