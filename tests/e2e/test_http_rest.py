@@ -323,3 +323,17 @@ def test_metrics(tenant: Tenant, server: Server) -> None:
     assert 'smsconsent_inbound_total{intent="opt_out",source="rest"}' in text
     assert 'smsconsent_sends_total{kind="send",outcome="refused",reason="opted_out"}' in text
     assert 'smsconsent_request_seconds_count{method="POST",route="/v1/inbound"' in text
+
+
+def test_an_unknown_list_is_404_everywhere(tenant: Tenant) -> None:
+    """A list the workspace does not have is 404 ``unknown_list`` (docs/http.md: unknown
+    list -> 404) for the gate as for subscribing, not a 422; nothing is recorded."""
+    before = tenant.get("/v1/audit/verify").json()["events"]
+    check = {"from": tenant.number, "to": CONTACT, "purpose": "marketing", "list": "nope"}
+    for path, body in (("/v1/check", check), ("/v1/messages", {**check, "body": "Sale"}),
+                       ("/v1/lists/nope/subscriptions", {"contact": CONTACT, "evidence": "x"})):
+        answer = tenant.post(path, body, role="manager")
+        assert answer.status_code == 404, (path, answer.text)
+        assert answer.json()["error"]["code"] == "unknown_list"
+    assert tenant.get("/v1/audit/verify").json()["events"] == before
+

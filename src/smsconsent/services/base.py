@@ -167,13 +167,14 @@ def known_purpose(purpose: str) -> str:
 
 
 def known_list(conn: Connection, workspace_id: int, name: str | None) -> None:
-    """BadInput unless ``name`` is None or a contact list of the workspace."""
+    """NotFound unless ``name`` is None or a contact list of the workspace (as subscribing to
+    an unknown list: 404 over HTTP, exit 2 in the CLI)."""
     if name is None:
         return
     found = conn.execute(select(t.contact_lists.c.name).where(
         t.contact_lists.c.workspace_id == workspace_id, t.contact_lists.c.name == name)).first()
     if found is None:
-        raise BadInput(f"no contact list named {name!r}", code="unknown_list")
+        raise NotFound(f"no contact list named {name!r}", code="unknown_list")
 
 
 def parse_sender(text: str) -> str:
