@@ -325,6 +325,25 @@ def test_metrics(tenant: Tenant, server: Server) -> None:
     assert 'smsconsent_request_seconds_count{method="POST",route="/v1/inbound"' in text
 
 
+def test_bodies_the_json_parser_raises_on_are_400(tenant: Tenant, server: Server) -> None:
+    """JSON nested past the parser's depth, a number past its digit limit, bytes that are
+    not UTF-8: 400 ``malformed_json`` on the hot routes and the others alike (they were a
+    500 that dropped the connection, or a 400 with an undocumented code), nothing recorded."""
+    before = tenant.get("/v1/audit/verify").json()["events"]
+    json_type = {**tenant.auth(), "Content-Type": "application/json"}
+    deep_list, deep_object = b"[" * 30000 + b"]" * 30000, b'{"a":' * 10000 + b"1" + b"}" * 10000
+    long_number = b'{"from": "+15557654321", "to": "+15551230001", "list": ' + b"9" * 5000 + b"}"
+    cases = [("POST", "/v1/check", deep_list), ("POST", "/v1/check", long_number),
+             ("POST", "/v1/check", b'{"from": "\xff\xfe", "to": "x"}'),
+             ("POST", "/v1/inbound", deep_object), ("POST", "/v1/messages", deep_list),
+             ("PATCH", "/v1/workspace", deep_object)]
+    for method, path, raw in cases:
+        answer = server.client.request(method, path, content=raw, headers=json_type)
+        assert answer.status_code == 400, (path, raw[:20], answer.text)
+        assert answer.json()["error"]["code"] == "malformed_json"
+    assert tenant.get("/v1/audit/verify").json()["events"] == before
+
+
 def test_an_unknown_list_is_404_everywhere(tenant: Tenant) -> None:
     """A list the workspace does not have is 404 ``unknown_list`` (docs/http.md: unknown
     list -> 404) for the gate as for subscribing, not a 422; nothing is recorded."""
@@ -337,3 +356,18 @@ def test_an_unknown_list_is_404_everywhere(tenant: Tenant) -> None:
         assert answer.json()["error"]["code"] == "unknown_list"
     assert tenant.get("/v1/audit/verify").json()["events"] == before
 
+
+def test_a_time_with_no_utc_equivalent_is_422(tenant: Tenant) -> None:
+    """An ISO time whose offset takes it outside the years datetime holds (year 1 east of
+    UTC, 9999-12-31 west of it) is a clear 422, not a 500: inbound ``at``, export ``since``."""
+    before = tenant.get("/v1/audit/verify").json()["events"]
+    for at in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        answer = tenant.post("/v1/inbound", {"from": CONTACT, "to": tenant.number,
+                                             "body": "STOP", "id": f"t-{at}", "at": at},
+                             role="manager")
+        assert answer.status_code == 422, answer.text
+        assert "ISO 8601" in answer.json()["error"]["message"]
+        since = tenant.get("/v1/exports/ledger", params={"since": at})
+        assert since.status_code == 422, since.text
+    assert tenant.get("/v1/audit/verify").json()["events"] == before
+    assert tenant.get(PATH).status_code == 404

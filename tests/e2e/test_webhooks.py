@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from urllib.parse import quote
@@ -183,6 +184,27 @@ def test_telnyx_signed_body_that_is_no_event_is_422(tenant: Tenant) -> None:
         assert answer.status_code == 422, (doc, answer.text)
         assert answer.json()["error"]["code"] == "malformed_event"
     assert _events(tenant) == before
+
+
+def test_telnyx_signed_body_the_parser_raises_on_or_a_time_out_of_range(tenant: Tenant) -> None:
+    """A signed body nested past the JSON parser's depth is 400 ``malformed_json``, and an
+    ``occurred_at`` with no UTC equivalent is 422 (both were a 500); nothing is recorded."""
+    before = _events(tenant)
+    raw = b"[" * 30000 + b"]" * 30000
+    stamp = str(int(time.time()))
+    signature = tenant.telnyx_key.sign(stamp.encode() + b"|" + raw).signature
+    deep = tenant.server.client.post(
+        f"/webhooks/telnyx/{tenant.name}", content=raw,
+        headers={"Content-Type": "application/json", "telnyx-timestamp": stamp,
+                 "telnyx-signature-ed25519": base64.b64encode(signature).decode()})
+    assert deep.status_code == 400, deep.text
+    assert deep.json()["error"]["code"] == "malformed_json"
+    event = telnyx_event(CONTACT, tenant.number, "STOP", "tx-year1")
+    event["data"]["occurred_at"] = "0001-01-01T00:00:00+05:00"
+    year1 = tenant.telnyx(event)
+    assert year1.status_code == 422, year1.text
+    assert _events(tenant) == before
+    assert tenant.get(PATH).status_code == 404
 
 
 def test_telnyx_reply_survives_a_provider_outage(tenant: Tenant, fake_telnyx: FakeProvider,

@@ -22,7 +22,10 @@ def parse_ts(text: str) -> str:
         raise BadInput(f"not an ISO 8601 time: {text!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return format_ts(moment)
+    try:
+        return format_ts(moment)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it: no UTC time
+        raise BadInput(f"not an ISO 8601 time: {text!r} (out of range)") from None
 
 
 # How far ahead of ours a provider's clock may run: a text stamped that little ahead is taken

@@ -101,7 +101,7 @@ def json_object(scope: Scope, raw: bytes, fields: frozenset[str], required: tupl
         raise Fallback
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # FastAPI answers: 400 malformed_json
         raise Fallback from None
     if type(doc) is not dict or not doc.keys() <= fields:
         raise Fallback
