@@ -371,3 +371,25 @@ def test_a_time_with_no_utc_equivalent_is_422(tenant: Tenant) -> None:
         assert since.status_code == 422, since.text
     assert tenant.get("/v1/audit/verify").json()["events"] == before
     assert tenant.get(PATH).status_code == 404
+
+
+def test_keywords_that_would_turn_stop_off_are_refused(tenant: Tenant) -> None:
+    """Seed 002: STOP opts out of everything and cannot be disabled. A PATCH whose keywords
+    empty or replace the opt-out set without STOP, or make STOP a list keyword, and a list
+    whose keyword is STOP, are 422 ``stop_keyword`` and change nothing; STOP still opts out."""
+    before = tenant.get("/v1/workspace").json()["policy"]
+    for keywords in ({"opt_out": {"replace": []}}, {"opt_out": {"replace": ["END"]}},
+                     {"lists": {"Stop": "deals"}}):
+        answer = tenant.server.client.patch("/v1/workspace", json={"keywords": keywords},
+                                            headers=tenant.auth())
+        assert answer.status_code == 422, (keywords, answer.text)
+        assert answer.json()["error"]["code"] == "stop_keyword"
+    refused = tenant.post("/v1/lists", {"name": "deals", "keyword": "stop"}, role="manager")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "stop_keyword"
+    assert tenant.get("/v1/workspace").json()["policy"] == before
+    assert tenant.get("/v1/lists").json()["lists"] == []
+    kept = {"opt_out": {"replace": ["STOP", "END"]}, "lists": {"STOP DEALS": "deals"}}
+    assert tenant.server.client.patch("/v1/workspace", json={"keywords": kept},
+                                      headers=tenant.auth()).status_code == 200
+    stop = _inbound(tenant, "STOP", "stop-kept")
+    assert (stop.json()["action"], stop.json()["classification"]["list"]) == ("opted_out", None)

@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smsconsent.domain import replies
+from smsconsent.domain.classification import Intent, KeywordPolicy
 from smsconsent.domain.events import SYSTEM, Event, EventType
 from smsconsent.domain.free_text import check_text
 from smsconsent.domain.phones import NumberKind, number_kind
@@ -64,6 +65,7 @@ def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
         from smsconsent.domain.classifier import compiled  # not loaded by every command
 
         compiled(policy.keywords)  # a phrase rule that cannot be read is refused now, not later
+        stop_stays_full(policy.keywords)
     if changes.get("scope") is not None:
         try:
             policy = replace(policy, scope=Scope(changes["scope"]))
@@ -76,6 +78,21 @@ def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
     if changes.get("essential_after_stop") is not None:
         policy = replace(policy, essential_after_stop=bool(changes["essential_after_stop"]))
     return policy
+
+
+def stop_stays_full(keywords: KeywordPolicy) -> None:
+    """Refuse a workspace's keywords under which a plain STOP would not opt the contact out
+    of everything (an emptied or replaced opt-out set, STOP as a list keyword): seed 002,
+    STOP "in any format" opts out of all messages and "this feature cannot be disabled"."""
+    from smsconsent.domain.classifier import classify  # not loaded by every command
+
+    reading = classify("STOP", keywords)
+    if reading.intent is not Intent.OPT_OUT or reading.list is not None:
+        raise BadInput("STOP must stay a full opt-out of every message (it cannot be turned "
+                       "off); with these keywords it would read as "
+                       f"{reading.intent.value}" + (f" (list {reading.list!r})"
+                                                    if reading.list else ""),
+                       code="stop_keyword")
 
 
 def describe(ws: Workspace) -> dict[str, Any]:
@@ -217,6 +234,9 @@ def add_list(store: Store, workspace: str, name: str, *, keyword: str | None = N
         keyword = require_text(keyword, "list keyword", 64).upper()
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
+    if keyword:
+        stop_stays_full(replace(ws.policy.keywords, list_keywords={
+            **ws.policy.keywords.list_keywords, keyword: name}))
     with store.write(ws.id) as ledger:
         taken = ledger.conn.execute(select(t.contact_lists).where(
             t.contact_lists.c.workspace_id == ws.id)).all()
