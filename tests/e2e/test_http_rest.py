@@ -97,6 +97,9 @@ def test_contact_state_events_and_audit(tenant: Tenant) -> None:
     rest = tenant.get(f"{PATH}/events", params={"after": page["next_after"]}).json()
     seqs = [e["seq"] for e in page["events"] + rest["events"]]
     assert seqs == sorted(set(seqs)) and len(seqs) >= 4
+    for past in (2**63 - 1, 2**63, 10**30):  # past a BIGINT: nothing after it (was a 500)
+        beyond = tenant.get(f"{PATH}/events", params={"after": past})
+        assert beyond.json() == {**rest, "events": [], "next_after": None}, beyond.text
     assert tenant.get("/v1/audit/verify", role="member").json()["ok"] is True
 
 
