@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import httpx
@@ -198,10 +199,11 @@ def test_workspace_patch_sets_keywords(tenant: Tenant) -> None:
     the next inbound is read with them; unreadable ones are 422 and change nothing."""
     patch = tenant.server.client.patch
     kept = tenant.get("/v1/workspace").json()["policy"]
-    for bad in ({"opt_out": {"add": "HALT"}}, {"nonsense": 1}, ["HALT"],
-                {"phrases": {"opt_out": {"add": [""]}}}):
-        refused = patch("/v1/workspace", json={"keywords": bad, "scope": "number"},
-                        headers=tenant.auth())
+    for bad in ({"opt_out": {"add": "HALT"}}, {"nonsense": 1}, ["HALT"],  # then lone surrogates:
+                {"phrases": {"opt_out": {"add": [""]}}}, {"opt_out": {"add": ["HA\ud800"]}},
+                {"lists": {"x\ud800": "x"}}, {"phrases": {"opt_out": {"add": ["no\udfff"]}}}):
+        refused = patch("/v1/workspace", content=json.dumps({"keywords": bad, "scope": "number"}),
+                        headers={**tenant.auth(), "Content-Type": "application/json"})
         assert refused.status_code == 422, (bad, refused.text)
     assert tenant.get("/v1/workspace").json()["policy"] == kept
     before = _inbound(tenant, "HALT", "kw1").json()

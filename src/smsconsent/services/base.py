@@ -171,6 +171,7 @@ def known_list(conn: Connection, workspace_id: int, name: str | None) -> None:
     an unknown list: 404 over HTTP, exit 2 in the CLI)."""
     if name is None:
         return
+    check_text(name, "list name", 100)  # before the database sees it (a lone surrogate)
     found = conn.execute(select(t.contact_lists.c.name).where(
         t.contact_lists.c.workspace_id == workspace_id, t.contact_lists.c.name == name)).first()
     if found is None:

@@ -61,6 +61,7 @@ def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
         if not isinstance(changes["keywords"], dict):
             raise BadInput("keywords must be an object of keyword sets and phrases "
                            "(docs/keywords.md)", code="bad_keywords")
+        _check_texts(changes["keywords"])
         policy = WorkspacePolicy.from_dict({**policy.to_dict(), "keywords": changes["keywords"]})
         from smsconsent.domain.classifier import compiled  # not loaded by every command
 
@@ -78,6 +79,20 @@ def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
     if changes.get("essential_after_stop") is not None:
         policy = replace(policy, essential_after_stop=bool(changes["essential_after_stop"]))
     return policy
+
+
+def _check_texts(value: Any) -> None:
+    """Refuse binary or control characters (a lone surrogate from JSON) anywhere in a
+    keywords form, its table keys included, before it is stored."""
+    if isinstance(value, str):
+        check_text(value, "keywords", len(value))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_texts(key)
+            _check_texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_texts(item)
 
 
 def stop_stays_full(keywords: KeywordPolicy) -> None:
