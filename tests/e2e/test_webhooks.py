@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable
 from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 from nacl.signing import SigningKey
 
@@ -69,6 +71,22 @@ def test_twilio_unsigned_or_wrongly_signed_records_nothing(tenant: Tenant) -> No
         assert answer.json()["error"]["code"] == "bad_signature"
     assert _events(tenant) == before
     assert tenant.get(PATH).status_code == 404
+
+
+def test_a_reply_template_that_cannot_be_stored_is_refused(tenant: Tenant) -> None:
+    """A STOP or START text holding NUL or a lone surrogate escape is 422 ``bad_text`` (the
+    surrogate was a 500) and changes nothing: the webhook still answers the stored text."""
+    before = tenant.get("/v1/workspace").json()["templates"]
+    for field, text in (("stop_text", "Bye\ud800"), ("start_text", "Hi\ud800"),
+                        ("stop_text", "Bye\x00")):
+        answer = tenant.server.client.patch(
+            "/v1/workspace", content=json.dumps({field: text}),
+            headers={**tenant.auth(), "Content-Type": "application/json"})
+        assert answer.status_code == 422, (field, answer.text)
+        assert answer.json()["error"]["code"] == "bad_text"
+    assert tenant.get("/v1/workspace").json()["templates"] == before
+    stop = tenant.twilio(_sms(tenant, "STOP", "SMtpl"))
+    assert escape(before["stop"]) in stop.text
 
 
 def test_twilio_retry_is_a_no_op(tenant: Tenant) -> None:
