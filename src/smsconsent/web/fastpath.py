@@ -110,10 +110,14 @@ def json_object(scope: Scope, raw: bytes, fields: frozenset[str], required: tupl
     for name in required:
         if type(doc.get(name)) is not str:
             raise Fallback
-    for value in doc.values():  # a lone surrogate escape: the route's own checks refuse it
-        if type(value) is str and not value.isascii() and _SURROGATE.search(value):
+    for value in doc.values():  # NUL, a lone surrogate: the route's own checks refuse them
+        if type(value) is str and _unstorable(value):
             raise Fallback
     return doc
+
+
+def _unstorable(text: str) -> bool:
+    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
 
 
 def optional_text(doc: dict[str, Any], name: str) -> str | None:
