@@ -252,3 +252,23 @@ def _workspace_id(store: Store, name: str) -> int:
 
     with store.read() as conn:
         return load_workspace(conn, name).id
+
+
+def test_a_nul_in_a_path_name_is_answered_not_a_500(tenant: Tenant) -> None:
+    """A workspace, key or list name in the URL holding NUL (%00), which PostgreSQL cannot
+    compare with (each was a 500 there): 404 for the webhooks' workspace and the key, 422
+    ``bad_text`` for the list, as for its name in a body. Nothing is recorded."""
+    before = _events(tenant)
+    client = tenant.server.client
+    for provider in ("twilio", "telnyx"):
+        hook = client.post(f"/webhooks/{provider}/{tenant.name}%00", content=b"{}",
+                           headers={"X-Twilio-Signature": "x", "telnyx-timestamp": "1",
+                                    "telnyx-signature-ed25519": "x"})
+        assert hook.status_code == 404, hook.text
+        assert hook.json()["error"]["code"] == "unknown_workspace"
+    key = client.delete("/v1/keys/ab%00cd", headers=tenant.auth())
+    assert key.status_code == 404 and key.json()["error"]["code"] == "unknown_key"
+    for action in ("subscriptions", "unsubscribe"):
+        answer = tenant.post(f"/v1/lists/a%00b/{action}", {"contact": CONTACT, "evidence": "x"})
+        assert answer.status_code == 422 and answer.json()["error"]["code"] == "bad_text"
+    assert _events(tenant) == before

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from smsconsent.domain import replies
 from smsconsent.domain.classification import Intent, KeywordPolicy
 from smsconsent.domain.events import SYSTEM, Event, EventType
-from smsconsent.domain.free_text import check_text
+from smsconsent.domain.free_text import check_text, holds_binary
 from smsconsent.domain.phones import NumberKind, number_kind
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.replies import Templates
@@ -343,6 +343,8 @@ def secrets_status(stored: dict[str, str]) -> dict[str, str]:
 
 def workspace_secrets(store: Store, name: str) -> dict[str, str]:
     """The secrets themselves, for the adapters that verify or deliver; never print them."""
+    if holds_binary(name):  # no workspace's name (from a URL): never sent to the database
+        raise NotFound(f"no workspace named {name!r}", code="unknown_workspace")
     with store.read() as conn:  # every webhook asks: pre-compiled
         row = _SECRETS.first(conn, name=name)
     if row is None:

@@ -157,6 +157,8 @@ async def inbound(state: Any, scope: Scope, raw: bytes) -> Response:
 
 async def twilio(state: Any, scope: Scope, raw: bytes) -> Response:
     workspace = scope["path"][len(TWILIO):]
+    if _unstorable(workspace):
+        raise Fallback
     url = webhooks.scope_twilio_url(state.settings, scope, header(scope, b"host"))
     params = twilio_form(raw)
     # Secrets, number, workspace, lists: one statement (services/hot_reads.py), shared by the
