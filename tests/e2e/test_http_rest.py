@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import httpx
@@ -97,6 +98,9 @@ def test_contact_state_events_and_audit(tenant: Tenant) -> None:
     rest = tenant.get(f"{PATH}/events", params={"after": page["next_after"]}).json()
     seqs = [e["seq"] for e in page["events"] + rest["events"]]
     assert seqs == sorted(set(seqs)) and len(seqs) >= 4
+    for past in (2**63 - 1, 2**63, 10**30):  # past a BIGINT: nothing after it (was a 500)
+        beyond = tenant.get(f"{PATH}/events", params={"after": past})
+        assert beyond.json() == {**rest, "events": [], "next_after": None}, beyond.text
     assert tenant.get("/v1/audit/verify", role="member").json()["ok"] is True
 
 
@@ -195,10 +199,11 @@ def test_workspace_patch_sets_keywords(tenant: Tenant) -> None:
     the next inbound is read with them; unreadable ones are 422 and change nothing."""
     patch = tenant.server.client.patch
     kept = tenant.get("/v1/workspace").json()["policy"]
-    for bad in ({"opt_out": {"add": "HALT"}}, {"nonsense": 1}, ["HALT"],
-                {"phrases": {"opt_out": {"add": [""]}}}):
-        refused = patch("/v1/workspace", json={"keywords": bad, "scope": "number"},
-                        headers=tenant.auth())
+    for bad in ({"opt_out": {"add": "HALT"}}, {"nonsense": 1}, ["HALT"],  # then lone surrogates:
+                {"phrases": {"opt_out": {"add": [""]}}}, {"opt_out": {"add": ["HA\ud800"]}},
+                {"lists": {"x\ud800": "x"}}, {"phrases": {"opt_out": {"add": ["no\udfff"]}}}):
+        refused = patch("/v1/workspace", content=json.dumps({"keywords": bad, "scope": "number"}),
+                        headers={**tenant.auth(), "Content-Type": "application/json"})
         assert refused.status_code == 422, (bad, refused.text)
     assert tenant.get("/v1/workspace").json()["policy"] == kept
     before = _inbound(tenant, "HALT", "kw1").json()
@@ -323,3 +328,73 @@ def test_metrics(tenant: Tenant, server: Server) -> None:
     assert 'smsconsent_inbound_total{intent="opt_out",source="rest"}' in text
     assert 'smsconsent_sends_total{kind="send",outcome="refused",reason="opted_out"}' in text
     assert 'smsconsent_request_seconds_count{method="POST",route="/v1/inbound"' in text
+
+
+def test_bodies_the_json_parser_raises_on_are_400(tenant: Tenant, server: Server) -> None:
+    """JSON nested past the parser's depth, a number past its digit limit, bytes that are
+    not UTF-8: 400 ``malformed_json`` on the hot routes and the others alike (they were a
+    500 that dropped the connection, or a 400 with an undocumented code), nothing recorded."""
+    before = tenant.get("/v1/audit/verify").json()["events"]
+    json_type = {**tenant.auth(), "Content-Type": "application/json"}
+    deep_list, deep_object = b"[" * 30000 + b"]" * 30000, b'{"a":' * 10000 + b"1" + b"}" * 10000
+    long_number = b'{"from": "+15557654321", "to": "+15551230001", "list": ' + b"9" * 5000 + b"}"
+    cases = [("POST", "/v1/check", deep_list), ("POST", "/v1/check", long_number),
+             ("POST", "/v1/check", b'{"from": "\xff\xfe", "to": "x"}'),
+             ("POST", "/v1/inbound", deep_object), ("POST", "/v1/messages", deep_list),
+             ("PATCH", "/v1/workspace", deep_object)]
+    for method, path, raw in cases:
+        answer = server.client.request(method, path, content=raw, headers=json_type)
+        assert answer.status_code == 400, (path, raw[:20], answer.text)
+        assert answer.json()["error"]["code"] == "malformed_json"
+    assert tenant.get("/v1/audit/verify").json()["events"] == before
+
+
+def test_an_unknown_list_is_404_everywhere(tenant: Tenant) -> None:
+    """A list the workspace does not have is 404 ``unknown_list`` (docs/http.md: unknown
+    list -> 404) for the gate as for subscribing, not a 422; nothing is recorded."""
+    before = tenant.get("/v1/audit/verify").json()["events"]
+    check = {"from": tenant.number, "to": CONTACT, "purpose": "marketing", "list": "nope"}
+    for path, body in (("/v1/check", check), ("/v1/messages", {**check, "body": "Sale"}),
+                       ("/v1/lists/nope/subscriptions", {"contact": CONTACT, "evidence": "x"})):
+        answer = tenant.post(path, body, role="manager")
+        assert answer.status_code == 404, (path, answer.text)
+        assert answer.json()["error"]["code"] == "unknown_list"
+    assert tenant.get("/v1/audit/verify").json()["events"] == before
+
+
+def test_a_time_with_no_utc_equivalent_is_422(tenant: Tenant) -> None:
+    """An ISO time whose offset takes it outside the years datetime holds (year 1 east of
+    UTC, 9999-12-31 west of it) is a clear 422, not a 500: inbound ``at``, export ``since``."""
+    before = tenant.get("/v1/audit/verify").json()["events"]
+    for at in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+        answer = tenant.post("/v1/inbound", {"from": CONTACT, "to": tenant.number,
+                                             "body": "STOP", "id": f"t-{at}", "at": at},
+                             role="manager")
+        assert answer.status_code == 422, answer.text
+        assert "ISO 8601" in answer.json()["error"]["message"]
+        since = tenant.get("/v1/exports/ledger", params={"since": at})
+        assert since.status_code == 422, since.text
+    assert tenant.get("/v1/audit/verify").json()["events"] == before
+    assert tenant.get(PATH).status_code == 404
+
+
+def test_keywords_that_would_turn_stop_off_are_refused(tenant: Tenant) -> None:
+    """Seed 002: STOP opts out of everything and cannot be disabled. A PATCH whose keywords
+    empty or replace the opt-out set without STOP, or make STOP a list keyword, and a list
+    whose keyword is STOP, are 422 ``stop_keyword`` and change nothing; STOP still opts out."""
+    before = tenant.get("/v1/workspace").json()["policy"]
+    for keywords in ({"opt_out": {"replace": []}}, {"opt_out": {"replace": ["END"]}},
+                     {"lists": {"Stop": "deals"}}):
+        answer = tenant.server.client.patch("/v1/workspace", json={"keywords": keywords},
+                                            headers=tenant.auth())
+        assert answer.status_code == 422, (keywords, answer.text)
+        assert answer.json()["error"]["code"] == "stop_keyword"
+    refused = tenant.post("/v1/lists", {"name": "deals", "keyword": "stop"}, role="manager")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "stop_keyword"
+    assert tenant.get("/v1/workspace").json()["policy"] == before
+    assert tenant.get("/v1/lists").json()["lists"] == []
+    kept = {"opt_out": {"replace": ["STOP", "END"]}, "lists": {"STOP DEALS": "deals"}}
+    assert tenant.server.client.patch("/v1/workspace", json={"keywords": kept},
+                                      headers=tenant.auth()).status_code == 200
+    stop = _inbound(tenant, "STOP", "stop-kept")
+    assert (stop.json()["action"], stop.json()["classification"]["list"]) == ("opted_out", None)

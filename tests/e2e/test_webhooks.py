@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable
 from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 from nacl.signing import SigningKey
 
@@ -68,6 +71,22 @@ def test_twilio_unsigned_or_wrongly_signed_records_nothing(tenant: Tenant) -> No
         assert answer.json()["error"]["code"] == "bad_signature"
     assert _events(tenant) == before
     assert tenant.get(PATH).status_code == 404
+
+
+def test_a_reply_template_that_cannot_be_stored_is_refused(tenant: Tenant) -> None:
+    """A STOP or START text holding NUL or a lone surrogate escape is 422 ``bad_text`` (the
+    surrogate was a 500) and changes nothing: the webhook still answers the stored text."""
+    before = tenant.get("/v1/workspace").json()["templates"]
+    for field, text in (("stop_text", "Bye\ud800"), ("start_text", "Hi\ud800"),
+                        ("stop_text", "Bye\x00")):
+        answer = tenant.server.client.patch(
+            "/v1/workspace", content=json.dumps({field: text}),
+            headers={**tenant.auth(), "Content-Type": "application/json"})
+        assert answer.status_code == 422, (field, answer.text)
+        assert answer.json()["error"]["code"] == "bad_text"
+    assert tenant.get("/v1/workspace").json()["templates"] == before
+    stop = tenant.twilio(_sms(tenant, "STOP", "SMtpl"))
+    assert escape(before["stop"]) in stop.text
 
 
 def test_twilio_retry_is_a_no_op(tenant: Tenant) -> None:
@@ -185,6 +204,27 @@ def test_telnyx_signed_body_that_is_no_event_is_422(tenant: Tenant) -> None:
     assert _events(tenant) == before
 
 
+def test_telnyx_signed_body_the_parser_raises_on_or_a_time_out_of_range(tenant: Tenant) -> None:
+    """A signed body nested past the JSON parser's depth is 400 ``malformed_json``, and an
+    ``occurred_at`` with no UTC equivalent is 422 (both were a 500); nothing is recorded."""
+    before = _events(tenant)
+    raw = b"[" * 30000 + b"]" * 30000
+    stamp = str(int(time.time()))
+    signature = tenant.telnyx_key.sign(stamp.encode() + b"|" + raw).signature
+    deep = tenant.server.client.post(
+        f"/webhooks/telnyx/{tenant.name}", content=raw,
+        headers={"Content-Type": "application/json", "telnyx-timestamp": stamp,
+                 "telnyx-signature-ed25519": base64.b64encode(signature).decode()})
+    assert deep.status_code == 400, deep.text
+    assert deep.json()["error"]["code"] == "malformed_json"
+    event = telnyx_event(CONTACT, tenant.number, "STOP", "tx-year1")
+    event["data"]["occurred_at"] = "0001-01-01T00:00:00+05:00"
+    year1 = tenant.telnyx(event)
+    assert year1.status_code == 422, year1.text
+    assert _events(tenant) == before
+    assert tenant.get(PATH).status_code == 404
+
+
 def test_telnyx_reply_survives_a_provider_outage(tenant: Tenant, fake_telnyx: FakeProvider,
                                                  e2e_store: Store) -> None:
     """Provider down: the reply waits and is retried with backoff; back up: sent once."""
@@ -212,3 +252,23 @@ def _workspace_id(store: Store, name: str) -> int:
 
     with store.read() as conn:
         return load_workspace(conn, name).id
+
+
+def test_a_nul_in_a_path_name_is_answered_not_a_500(tenant: Tenant) -> None:
+    """A workspace, key or list name in the URL holding NUL (%00), which PostgreSQL cannot
+    compare with (each was a 500 there): 404 for the webhooks' workspace and the key, 422
+    ``bad_text`` for the list, as for its name in a body. Nothing is recorded."""
+    before = _events(tenant)
+    client = tenant.server.client
+    for provider in ("twilio", "telnyx"):
+        hook = client.post(f"/webhooks/{provider}/{tenant.name}%00", content=b"{}",
+                           headers={"X-Twilio-Signature": "x", "telnyx-timestamp": "1",
+                                    "telnyx-signature-ed25519": "x"})
+        assert hook.status_code == 404, hook.text
+        assert hook.json()["error"]["code"] == "unknown_workspace"
+    key = client.delete("/v1/keys/ab%00cd", headers=tenant.auth())
+    assert key.status_code == 404 and key.json()["error"]["code"] == "unknown_key"
+    for action in ("subscriptions", "unsubscribe"):
+        answer = tenant.post(f"/v1/lists/a%00b/{action}", {"contact": CONTACT, "evidence": "x"})
+        assert answer.status_code == 422 and answer.json()["error"]["code"] == "bad_text"
+    assert _events(tenant) == before

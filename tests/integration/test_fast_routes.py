@@ -382,3 +382,19 @@ def test_unexpected_errors_answered_as_fastapi(sides: tuple[Side, Side], where: 
         assert await metrics(fast) == await metrics(plain)
 
     run(sides, body)
+
+
+def test_what_the_parser_or_database_cannot_take_is_refused(sides: tuple[Side, Side]) -> None:
+    """JSON nested past the parser, a lone surrogate or NUL in ``list``, a time with no UTC
+    equivalent: the documented 4xx both ways (each was a 500, NUL on PostgreSQL)."""
+    text = {"from": "+15551230001", "to": OURS, "body": "STOP", "at": "0001-01-01T00:00+05:00"}
+    cases = [(json_call("/v1/check", None, raw=b"[" * 3000 + b"]" * 3000), "malformed_json"),
+             *((json_call("/v1/check", {"from": OURS, "to": OURS, "list": f"a{bad}"}),
+                "bad_text") for bad in ("\ud800", "\x00")),
+             (json_call("/v1/inbound", text, "{manager}"), "bad_input")]
+    async def body(fast: Side, plain: Side) -> None:
+        for call, code in cases:
+            got = answer(await call.send(fast))
+            assert got == answer(await call.send(plain)) and got[0] in (400, 422), call
+            assert json.loads(got[2])["error"]["code"] == code
+    run(sides, body)

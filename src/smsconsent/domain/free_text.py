@@ -13,6 +13,11 @@ from smsconsent.errors import BadInput
 _BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
+def holds_binary(value: str) -> bool:
+    """Whether ``value`` holds what ``check_text`` refuses: no name we store can."""
+    return _BINARY.search(value) is not None
+
+
 def check_text(value: str, what: str, limit: int) -> None:
     """Refuse a text longer than ``limit`` or holding binary or control characters (tabs
     and line breaks are text)."""

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from smsconsent.domain.free_text import check_text
 from smsconsent.errors import BadInput
 
 KINDS = ("stop", "start", "help")
@@ -102,6 +103,7 @@ def validate_template(kind: str, text: str, business: str, contact: str) -> None
         raise BadInput(f"the {kind} text is empty")
     if len(text) > MAX_TEMPLATE:
         raise BadInput(f"the {kind} text is {len(text)} characters; at most {MAX_TEMPLATE}")
+    check_text(text, f"the {kind} text", MAX_TEMPLATE)  # NUL, a lone surrogate: not storable
     rendered = _fill(text, business, contact)
     if kind == "help":
         missing = []

@@ -54,7 +54,7 @@ def parse_event(raw: bytes) -> InboundMessage | None:
     """The inbound text of a ``message.received`` event; None for any other event type."""
     try:
         doc = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested past the parser
         raise BadInput("the body is not JSON", code="malformed_json") from None
     kind = _field(doc, "data", "event_type")
     if not isinstance(kind, str):  # not an event at all: say so rather than ignore it

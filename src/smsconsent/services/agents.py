@@ -10,15 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from smsconsent.domain.consent import CONSENT_TYPES, OPTED_OUT, SUBSCRIBED
 from smsconsent.domain.events import Event, EventType, agent
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.workspace import Workspace
-from smsconsent.errors import BadInput, NotFound, Refused
-from smsconsent.services.base import Store, load_workspace, parse_contact, require_text
-from smsconsent.storage import tables as t
+from smsconsent.errors import BadInput, Refused
+from smsconsent.services.base import (
+    Store,
+    known_list,
+    load_workspace,
+    parse_contact,
+    require_text,
+)
 
 
 def _agent(by: str) -> str:
@@ -134,10 +139,7 @@ def grant_consent(store: Store, workspace: str, contact: str, *, type_: str, pur
 
 
 def _require_list(conn: Connection, ws: Workspace, list_name: str) -> None:
-    known = conn.execute(select(t.contact_lists.c.name).where(
-        t.contact_lists.c.workspace_id == ws.id, t.contact_lists.c.name == list_name)).first()
-    if known is None:
-        raise NotFound(f"no contact list named {list_name!r}", code="unknown_list")
+    known_list(conn, ws.id, list_name)
 
 
 def subscribe(store: Store, workspace: str, list_name: str, contact: str, *,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from smsconsent.domain.events import SYSTEM, Event, EventType
-from smsconsent.domain.free_text import check_text
+from smsconsent.domain.free_text import check_text, holds_binary
 from smsconsent.domain.roles import Role
 from smsconsent.errors import NotFound, Unauthorized
 from smsconsent.services.base import Store, load_workspace
@@ -108,6 +108,8 @@ def revoke_api_key(store: Store, workspace: str, key_id: str, *, actor: str = SY
                    ) -> dict[str, Any]:
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
+    if holds_binary(key_id):  # no key's id (from a URL): never sent to the database
+        raise NotFound(f"no active key {key_id!r} in this workspace", code="unknown_key")
     with store.write(ws.id) as ledger:
         done = ledger.conn.execute(update(t.api_keys).where(
             t.api_keys.c.workspace_id == ws.id, t.api_keys.c.key_id == key_id,

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import NoResultFound
 
 from smsconsent.domain.clock import format_ts
-from smsconsent.domain.free_text import check_text
+from smsconsent.domain.free_text import check_text, holds_binary
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.domain.phones import normalize_phone, normalize_sender
 from smsconsent.domain.policy import WorkspacePolicy
@@ -124,7 +124,9 @@ _NUMBER = Prepared(select(t.numbers.c.number, t.numbers.c.workspace_id, t.number
 
 
 def load_workspace(conn: Connection, name: str) -> Workspace:
-    row = _WORKSPACE_BY_NAME.first(conn, name=name)
+    # A name no workspace can have (NUL, a lone surrogate: from a URL) never reaches the
+    # database, which would refuse to compare with it.
+    row = None if holds_binary(name) else _WORKSPACE_BY_NAME.first(conn, name=name)
     if row is None:
         raise NotFound(f"no workspace named {name!r}", code="unknown_workspace")
     return parsed_workspace(*row)
@@ -167,13 +169,15 @@ def known_purpose(purpose: str) -> str:
 
 
 def known_list(conn: Connection, workspace_id: int, name: str | None) -> None:
-    """BadInput unless ``name`` is None or a contact list of the workspace."""
+    """NotFound unless ``name`` is None or a contact list of the workspace (as subscribing to
+    an unknown list: 404 over HTTP, exit 2 in the CLI)."""
     if name is None:
         return
+    check_text(name, "list name", 100)  # before the database sees it (a lone surrogate)
     found = conn.execute(select(t.contact_lists.c.name).where(
         t.contact_lists.c.workspace_id == workspace_id, t.contact_lists.c.name == name)).first()
     if found is None:
-        raise BadInput(f"no contact list named {name!r}", code="unknown_list")
+        raise NotFound(f"no contact list named {name!r}", code="unknown_list")
 
 
 def parse_sender(text: str) -> str:

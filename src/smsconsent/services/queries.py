@@ -33,11 +33,17 @@ def status(store: Store, workspace: str, contact: str) -> dict[str, Any]:
     }
 
 
+LAST_SEQ = 2**63 - 1
+
+
 def history(store: Store, workspace: str, contact: str, *, after: int = 0, limit: int = 100
             ) -> dict[str, Any]:
     """The contact's ledger events in the order recorded, a page at a time."""
     if limit < 1 or limit > 1000:
         limit = max(1, min(limit, 1000))
+    # Past the largest sequence number a BIGINT holds there is nothing, as past the last one
+    # (the database would refuse to compare with a larger number).
+    after = max(0, min(after, LAST_SEQ))
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
         phone = parse_contact(contact, ws.region)

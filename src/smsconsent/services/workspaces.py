@@ -13,8 +13,9 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smsconsent.domain import replies
+from smsconsent.domain.classification import Intent, KeywordPolicy
 from smsconsent.domain.events import SYSTEM, Event, EventType
-from smsconsent.domain.free_text import check_text
+from smsconsent.domain.free_text import check_text, holds_binary
 from smsconsent.domain.phones import NumberKind, number_kind
 from smsconsent.domain.policy import WorkspacePolicy
 from smsconsent.domain.replies import Templates
@@ -60,10 +61,12 @@ def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
         if not isinstance(changes["keywords"], dict):
             raise BadInput("keywords must be an object of keyword sets and phrases "
                            "(docs/keywords.md)", code="bad_keywords")
+        _check_texts(changes["keywords"])
         policy = WorkspacePolicy.from_dict({**policy.to_dict(), "keywords": changes["keywords"]})
         from smsconsent.domain.classifier import compiled  # not loaded by every command
 
         compiled(policy.keywords)  # a phrase rule that cannot be read is refused now, not later
+        stop_stays_full(policy.keywords)
     if changes.get("scope") is not None:
         try:
             policy = replace(policy, scope=Scope(changes["scope"]))
@@ -76,6 +79,35 @@ def _policy(base: WorkspacePolicy, changes: dict[str, Any]) -> WorkspacePolicy:
     if changes.get("essential_after_stop") is not None:
         policy = replace(policy, essential_after_stop=bool(changes["essential_after_stop"]))
     return policy
+
+
+def _check_texts(value: Any) -> None:
+    """Refuse binary or control characters (a lone surrogate from JSON) anywhere in a
+    keywords form, its table keys included, before it is stored."""
+    if isinstance(value, str):
+        check_text(value, "keywords", len(value))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_texts(key)
+            _check_texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_texts(item)
+
+
+def stop_stays_full(keywords: KeywordPolicy) -> None:
+    """Refuse a workspace's keywords under which a plain STOP would not opt the contact out
+    of everything (an emptied or replaced opt-out set, STOP as a list keyword): seed 002,
+    STOP "in any format" opts out of all messages and "this feature cannot be disabled"."""
+    from smsconsent.domain.classifier import classify  # not loaded by every command
+
+    reading = classify("STOP", keywords)
+    if reading.intent is not Intent.OPT_OUT or reading.list is not None:
+        raise BadInput("STOP must stay a full opt-out of every message (it cannot be turned "
+                       "off); with these keywords it would read as "
+                       f"{reading.intent.value}" + (f" (list {reading.list!r})"
+                                                    if reading.list else ""),
+                       code="stop_keyword")
 
 
 def describe(ws: Workspace) -> dict[str, Any]:
@@ -217,6 +249,9 @@ def add_list(store: Store, workspace: str, name: str, *, keyword: str | None = N
         keyword = require_text(keyword, "list keyword", 64).upper()
     with store.read() as conn:
         ws = load_workspace(conn, workspace)
+    if keyword:
+        stop_stays_full(replace(ws.policy.keywords, list_keywords={
+            **ws.policy.keywords.list_keywords, keyword: name}))
     with store.write(ws.id) as ledger:
         taken = ledger.conn.execute(select(t.contact_lists).where(
             t.contact_lists.c.workspace_id == ws.id)).all()
@@ -308,6 +343,8 @@ def secrets_status(stored: dict[str, str]) -> dict[str, str]:
 
 def workspace_secrets(store: Store, name: str) -> dict[str, str]:
     """The secrets themselves, for the adapters that verify or deliver; never print them."""
+    if holds_binary(name):  # no workspace's name (from a URL): never sent to the database
+        raise NotFound(f"no workspace named {name!r}", code="unknown_workspace")
     with store.read() as conn:  # every webhook asks: pre-compiled
         row = _SECRETS.first(conn, name=name)
     if row is None:

@@ -101,8 +101,17 @@ def _validation(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", text or "the request is not valid")
 
 
-def _http(_request: Request, exc: Exception) -> JSONResponse:
+# FastAPI's answer to a body its parser raised on (not UTF-8, a number too long, nested too
+# deep, a broken multipart form): the same 400 as any other body that is not well-formed.
+UNPARSED = "There was an error parsing the body"
+
+
+def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and exc.detail == UNPARSED:
+        if "json" in request.headers.get("content-type", "").lower():
+            return error_response(400, "malformed_json", "the body is not well-formed JSON")
+        return error_response(400, "malformed_form", "the body is not a well-formed form")
     code = HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 

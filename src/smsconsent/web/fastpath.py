@@ -20,6 +20,7 @@ answers byte for byte; the OpenAPI document is the routes', untouched.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -45,6 +46,7 @@ from smsconsent.web.schemas import CheckBody, InboundBody, Purpose
 TWILIO, TELNYX = "/webhooks/twilio/", "/webhooks/telnyx/"
 JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
 PURPOSES = frozenset(get_args(Purpose))
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _fields(model: type[BaseModel]) -> frozenset[str]:
@@ -101,14 +103,21 @@ def json_object(scope: Scope, raw: bytes, fields: frozenset[str], required: tupl
         raise Fallback
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # FastAPI answers: 400 malformed_json
         raise Fallback from None
     if type(doc) is not dict or not doc.keys() <= fields:
         raise Fallback
     for name in required:
         if type(doc.get(name)) is not str:
             raise Fallback
+    for value in doc.values():  # NUL, a lone surrogate: the route's own checks refuse them
+        if type(value) is str and _unstorable(value):
+            raise Fallback
     return doc
+
+
+def _unstorable(text: str) -> bool:
+    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
 
 
 def optional_text(doc: dict[str, Any], name: str) -> str | None:
@@ -148,6 +157,8 @@ async def inbound(state: Any, scope: Scope, raw: bytes) -> Response:
 
 async def twilio(state: Any, scope: Scope, raw: bytes) -> Response:
     workspace = scope["path"][len(TWILIO):]
+    if _unstorable(workspace):
+        raise Fallback
     url = webhooks.scope_twilio_url(state.settings, scope, header(scope, b"host"))
     params = twilio_form(raw)
     # Secrets, number, workspace, lists: one statement (services/hot_reads.py), shared by the
