@@ -259,3 +259,26 @@ def test_reopt_on_message_never_takes_a_plain_stop_under_strict_matching(acme: C
     assert acme("status", ALICE).json()["status"] == "opted_out"
     hello = acme("inbound", "--from", ALICE, "--to", OURS, "--body", "hello again")
     assert hello.json()["action"] == "opted_in_by_message"
+
+
+@pytest.mark.parametrize("at", [None, "2026-11-24T02:00:00Z"])
+def test_a_stop_on_top_of_an_agent_opt_out_still_needs_evidence_to_undo(
+        acme: Cli, at: str | None) -> None:
+    """An agent opts a contact out, then the contact texts STOP themselves (in order, or
+    delivered late with an older time): the contact opted out by keyword, so an agent may not
+    opt them back in without evidence (issue #3). The STOP is still answered as already out,
+    with no confirmation, as documented."""
+    assert acme("opt-out", ALICE, "--by", "alice").json()["action"] == "opted_out"
+    args = ("inbound", "--from", ALICE, "--to", OURS, "--body", "STOP")
+    stop = acme(*args, *(("--at", at) if at else ())).json()
+    assert (stop["action"], stop["reply"]) == ("already_opted_out", None)
+    refused = acme("opt-in", ALICE, "--by", "alice")
+    assert refused.code == 1
+    assert '"evidence_required"' in refused.err
+    assert acme("check", "--from", OURS, "--to", ALICE).json()["reason"] == "opted_out"
+    again = acme("inbound", "--from", ALICE, "--to", OURS, "--body", "STOP").json()
+    assert (again["action"], again["reply"]) == ("already_opted_out", None)
+    kinds = [e["type"] for e in acme("history", ALICE).json()["events"]]
+    assert (kinds.count("opted_out"), kinds.count("reply_sent")) == (2, 0)
+    assert acme("opt-in", ALICE, "--by", "alice", "--evidence", "signed form").code == 0
+    assert acme("audit", "verify").json()["ok"] is True

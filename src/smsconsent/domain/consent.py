@@ -19,6 +19,8 @@ CONSENT_TYPES = ("express", "express_written", "implied")  # what an opt-in may 
 
 # Opt-outs the contact made themselves: undoing one needs evidence of new express consent.
 CONTACT_METHODS = frozenset({"inbound_sms_keyword", "inbound_sms_phrase", "import", "block"})
+# Opt-outs the contact texted.
+TEXTED_METHODS = frozenset({"inbound_sms_keyword", "inbound_sms_phrase"})
 
 
 @dataclass
@@ -139,8 +141,11 @@ class ContactState:
 def _opted_out(s: ContactState, at: str, actor: str, d: dict[str, Any]) -> None:
     for key in d["keys"]:
         old = s.consents.get(key)
-        if old is not None and old.status == OPTED_OUT:
-            continue  # the first opt-out in force stands: its method decides the guardrails
+        if old is not None and old.status == OPTED_OUT and not (
+                d.get("method") in TEXTED_METHODS and old.method not in CONTACT_METHODS):
+            # The first opt-out in force stands: its method decides the guardrails. Only the
+            # contact's own text outranks an agent's opt-out (undone without evidence).
+            continue
         s.consents[key] = Consent(
             status=OPTED_OUT,
             type=old.type if old else None,

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select
 from smsconsent.domain.classification import Classification, Intent, KeywordPolicy
 from smsconsent.domain.classifier import classify
 from smsconsent.domain.clock import arrival_time
-from smsconsent.domain.consent import OPTED_IN, OPTED_OUT
+from smsconsent.domain.consent import CONTACT_METHODS, OPTED_IN, OPTED_OUT
 from smsconsent.domain.events import CONTACT, SYSTEM, Event, EventType, RecordedEvent
 from smsconsent.domain.free_text import check_text
 from smsconsent.domain.phones import NumberKind
@@ -305,13 +305,16 @@ def _act(ledger: Ledger, ws: Workspace, number: Number, contact: str, reading: C
         text = LIST_STOP_REPLY.format(list=reading.list, business=ws.business_name)
         return "list_opted_out", None if provider_handled else text, "list_stop"
     if intent is Intent.OPT_OUT:
-        if out_here:
-            return "already_opted_out", None, None
         key = scope_key(ws.policy.scope, number.number, number.campaign)
         method = "inbound_sms_phrase" if reading.match == "phrase" else "inbound_sms_keyword"
+        if out_here and any(state.consents[k].method in CONTACT_METHODS
+                            for k in state.opted_out_keys(covering)):
+            return "already_opted_out", None, None
         changes.append(Event(EventType.OPTED_OUT, when, CONTACT, contact, data={
             "keys": [key], "method": method, "source": "inbound_sms", "keyword": reading.keyword,
             "language": reading.language, "number": number.number}))
+        if out_here:  # out by an agent: the contact's own STOP is recorded, unanswered
+            return "already_opted_out", None, None
         return "opted_out", None if provider_handled else ws.reply("stop", reading.language), "stop"
     if intent is Intent.OPT_IN:
         keys = state.opted_out_keys(covering)
