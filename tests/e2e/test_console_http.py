@@ -15,6 +15,7 @@ from tests.e2e.conftest import Tenant
 
 CONTACT = "+15551238001"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+ONCE = re.compile(r'name="once" value="([^"]+)"')
 
 
 class Console:
@@ -133,3 +134,57 @@ def test_a_member_takes_a_contact_off_a_list(tenant: Tenant, visitor: Console) -
     assert (lists["deals"]["status"], lists["news"]["status"]) == ("opted_out", "subscribed")
     again = visitor.get(f"/console/contacts/{number}")
     assert "<option>deals</option>" not in again.text.split('id="form-unsubscribe"')[1]
+
+
+def test_timeline_shows_only_what_the_event_holds(tenant: Tenant, visitor: Console) -> None:
+    """An inbound text has no 'keys': the timeline must not print the dict's own method (it
+    did: '<built-in method keys of dict object at 0x...>'); hostile text stays text."""
+    tenant.post("/v1/inbound", {"from": CONTACT, "to": tenant.number, "id": "SMt1",
+                                "body": "<img src=x onerror=alert(1)> hi"}, role="manager")
+    visitor.sign_in(tenant.keys["member"])
+    page = visitor.get(f"/console/contacts/{quote(CONTACT, safe='')}")
+    assert page.status_code == 200
+    assert "built-in method" not in page.text and "<dt>keys</dt>" not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt; hi" in page.text and "<img src=x" not in page.text
+
+
+def test_refusals_are_pages_and_done_is_not_echoed(tenant: Tenant, visitor: Console) -> None:
+    """An action on a malformed number, or a sign-out from a stale tab, answers an HTML page
+    with the reason (not the API's JSON); '?done=' shows only a known action's name."""
+    visitor.sign_in(tenant.keys["manager"])
+    visitor.get("/console/contacts")
+    bad = visitor.post("/console/contacts/garbage/opt-out", {"confirm": "yes"})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
+    assert 'role="alert"' in bad.text and "not a phone number" in bad.text
+    stale = visitor.post("/console/logout", {"csrf": "stale"}, csrf=False)
+    assert stale.status_code == 403 and stale.headers["content-type"].startswith("text/html")
+    assert visitor.get("/console/contacts").status_code == 200  # still signed in
+    number = quote(CONTACT, safe="")
+    tenant.post(f"/v1/contacts/{number}/opt-out", {})
+    spoof = visitor.get(f"/console/contacts/{number}?done=call_555_0100_to_keep_your_account")
+    assert "call 555" not in spoof.text and "Done." in spoof.text
+    real = visitor.get(f"/console/contacts/{number}?done=already_blocked")
+    assert "Done: already blocked." in real.text
+
+
+def test_sending_a_form_again_records_nothing(tenant: Tenant, visitor: Console) -> None:
+    """A refresh or a double click resubmits the send form: the first decision is shown again
+    and the ledger holds one send; the same form with another message is refused clearly."""
+    to = "+15551238002"
+    visitor.sign_in(tenant.keys["member"])
+    once = ONCE.search(visitor.get("/console/send").text)
+    assert once is not None
+    form = {"sender": tenant.number, "to": to, "body": "Interview at 10", "once": once[1]}
+    first = visitor.post("/console/send", form)
+    again = visitor.post("/console/send", form)
+    assert first.status_code == again.status_code == 200
+    assert "Interview at 10. Reply STOP to opt out." in again.text
+    events = tenant.get(f"/v1/contacts/{quote(to, safe='')}/events").json()["events"]
+    assert [e["type"] for e in events].count("send_allowed") == 1
+    edited = visitor.post("/console/send", {**form, "body": "Another text"})
+    assert edited.status_code == 409 and "already sent" in edited.text
+    fresh = ONCE.search(edited.text)
+    assert fresh is not None and fresh[1] != once[1]
+    third = visitor.post("/console/send", {**form, "body": "Another text", "once": fresh[1]})
+    assert third.status_code == 200 and "Allowed" in third.text
+    assert tenant.get("/v1/audit/verify").json()["ok"] is True

@@ -7,6 +7,7 @@ a refusal is shown on the page it came from.
 from __future__ import annotations
 
 import io
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -36,8 +37,11 @@ def _send_page(request: Request, session: Session, status: int = 200, **extra: A
     shown = services.show_workspace(store_of(request), who.workspace_name)
     form = {"sender": "", "to": "", "body": "", "purpose": "informational", "list": "",
             **extra.pop("form", {})}
+    # Each form carries a one-time key: sending it again (a refresh, the back button, a double
+    # click) answers the first decision and records nothing (``services.send``'s idempotency).
     return render(request, session, "send.html", status=status, numbers=shown["numbers"],
                   lists=shown["lists"], purposes=PURPOSES, form=form,
+                  once=secrets.token_urlsafe(18),
                   **{"decision": None, **extra})
 
 
@@ -49,7 +53,7 @@ def send_page(request: Request, to: str = "") -> Response:
 @router.post("/send")
 def send(request: Request, csrf: str = Form(""), sender: str = Form(""), to: str = Form(""),
          body: str = Form(""), purpose: str = Form("informational"),
-         list_name: str = Form("", alias="list")) -> Response:
+         list_name: str = Form("", alias="list"), once: str = Form("")) -> Response:
     """Run the send gate and record the outcome; smsconsent itself delivers nothing."""
     session = load(request)
     form = {"sender": sender, "to": to, "body": body, "purpose": purpose, "list": list_name}
@@ -58,12 +62,16 @@ def send(request: Request, csrf: str = Form(""), sender: str = Form(""), to: str
         who = session.needs("send")
         decision = services.send(store_of(request), sender, to, body, purpose,
                                  list_name or None, agent(who.key_id),
-                                 workspace=who.workspace_name)
+                                 workspace=who.workspace_name,
+                                 idempotency_key=once or None)
     except SmsConsentError as exc:
         if session.principal is None:
             raise
-        return _send_page(request, session, status=status_of(exc), error=exc.message,
-                          form=form)
+        message = exc.message
+        if exc.code == "idempotency_key_reused":
+            message = ("this form was already sent with another message; nothing was "
+                       "recorded now: check the message and send it again")
+        return _send_page(request, session, status=status_of(exc), error=message, form=form)
     request.app.state.metrics.decision("send", decision.allowed, decision.reason)
     return _send_page(request, session, decision=decision, form=form)
 
