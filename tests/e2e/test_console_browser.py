@@ -172,3 +172,25 @@ def test_owner_settings_send_and_audit(page: Page, tenant: Tenant) -> None:
     export = page.request.get(f"{tenant.server.url}/console/audit/export?fmt=csv")
     assert export.status == 200
     assert export.text().startswith("seq,type,")
+
+
+def test_back_after_sign_out_and_reload_after_send(page: Page, tenant: Tenant) -> None:
+    """Reloading the send result records no second send; after "Sign out", Back does not show
+    the contact's page from the browser's cache (pages are no-store)."""
+    texted(tenant, "hello", "SMb1")
+    sign_in(page, tenant, "member")
+    page.goto(f"{tenant.server.url}/console/send?to={quote(CONTACT)}")
+    page.get_by_label("Message").fill("Your order shipped")
+    page.get_by_role("button", name="Check and send").click()
+    assert "Allowed" in page.locator("#decision").inner_text()
+    page.reload()
+    assert "Allowed" in page.locator("#decision").inner_text()
+    events = tenant.get(f"/v1/contacts/{quote(CONTACT, safe='')}/events").json()["events"]
+    assert [e["type"] for e in events].count("send_allowed") == 1
+    page.goto(contact_path(tenant))
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/console/login")
+    page.go_back()
+    page.wait_for_load_state()
+    assert page.url.endswith("/console/login")
+    assert "hello" not in page.content()

@@ -143,7 +143,7 @@ def test_timeline_shows_only_what_the_event_holds(tenant: Tenant, visitor: Conso
                                 "body": "<img src=x onerror=alert(1)> hi"}, role="manager")
     visitor.sign_in(tenant.keys["member"])
     page = visitor.get(f"/console/contacts/{quote(CONTACT, safe='')}")
-    assert page.status_code == 200
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert "built-in method" not in page.text and "<dt>keys</dt>" not in page.text
     assert "&lt;img src=x onerror=alert(1)&gt; hi" in page.text and "<img src=x" not in page.text
 

@@ -166,7 +166,8 @@ def export(request: Request, fmt: str = "jsonl") -> Response:
     kind = "text/csv" if fmt == "csv" else "application/x-ndjson"
     name = f"{who.workspace_name}-ledger.{fmt}"
     return StreamingResponse(lines, media_type=f"{kind}; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                             headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                      "Cache-Control": "no-store"})
 
 
 # -- import ----------------------------------------------------------------------------------

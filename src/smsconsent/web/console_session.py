@@ -122,4 +122,7 @@ def render(request: Request, session: Session, name: str, status: int = 200,
     page = _templates.TemplateResponse(request, name, {
         "who": who, "csrf": session.csrf, "can": can, "error": None, "notice": None,
         **context}, status_code=status)
+    # Pages hold contacts' data: never kept by the browser, so Back after "Sign out" on a
+    # shared computer asks the server again (and is sent to the sign-in page).
+    page.headers["Cache-Control"] = "no-store"
     return save(request, page, session)
