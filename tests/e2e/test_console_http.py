@@ -188,3 +188,17 @@ def test_sending_a_form_again_records_nothing(tenant: Tenant, visitor: Console) 
     third = visitor.post("/console/send", {**form, "body": "Another text", "once": fresh[1]})
     assert third.status_code == 200 and "Allowed" in third.text
     assert tenant.get("/v1/audit/verify").json()["ok"] is True
+
+
+def test_a_refused_page_is_a_page(tenant: Tenant, visitor: Console) -> None:
+    """A page the role may not open, a bad page number or export format in the URL: an HTML
+    page with the reason and the API's status (they were the API's JSON)."""
+    visitor.sign_in(tenant.keys["member"])
+    for path, status, reason in [("/console/import", 403, "needs manager"),
+                                 ("/console/contacts?page=0", 422, "page"),
+                                 ("/console/audit/export?fmt=xml", 422, "csv, jsonl")]:
+        page = visitor.get(path)
+        assert page.status_code == status, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert 'role="alert"' in page.text and reason in page.text, path
+        assert 'action="/console/logout"' in page.text  # still signed in

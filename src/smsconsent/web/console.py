@@ -21,10 +21,10 @@ from smsconsent.errors import BadInput, NotFound, SmsConsentError
 from smsconsent.services.apikeys import authenticate
 from smsconsent.web import console_admin
 from smsconsent.web.auth import store_of
-from smsconsent.web.console_session import LOGIN, load, render, save
+from smsconsent.web.console_session import LOGIN, ConsoleRoute, load, render, save
 from smsconsent.web.errors import status_of
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 router.include_router(console_admin.router)
 
 ACTIONS = ("opt-out", "opt-in", "block", "unblock", "subscribe", "unsubscribe")

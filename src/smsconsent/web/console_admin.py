@@ -18,10 +18,10 @@ from smsconsent.domain.events import agent
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.errors import SmsConsentError
 from smsconsent.web.auth import store_of
-from smsconsent.web.console_session import Session, load, render, save
+from smsconsent.web.console_session import ConsoleRoute, Session, load, render, save
 from smsconsent.web.errors import status_of
 
-router = APIRouter()
+router = APIRouter(route_class=ConsoleRoute)
 REJECTS_SHOWN = 20
 
 
