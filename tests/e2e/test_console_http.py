@@ -78,6 +78,9 @@ def test_revoked_key_or_tampered_cookie_is_signed_out(tenant: Tenant, visitor: C
     visitor.http.cookies.clear()
     visitor.sign_in(key["key"])
     apikeys.revoke_api_key(e2e_store, tenant.name, key["key_id"])
+    # "Sign out" on a page left open is not refused (its token is gone with the session)
+    gone = visitor.post("/console/logout")
+    assert (gone.status_code, gone.headers["location"]) == (303, "/console/login")
     assert visitor.get("/console/audit").status_code == 303
 
 

@@ -80,6 +80,8 @@ def login(request: Request, key: str = Form(""), csrf: str = Form("")) -> Respon
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form("")) -> Response:
     session = load(request)
+    if session.principal is None:  # already out (expired, revoked, signed out elsewhere)
+        return redirect(request, LOGIN, session)
     try:
         session.check_csrf(csrf)
     except SmsConsentError as exc:  # a stale tab: say so on a page, still signed in
