@@ -194,14 +194,30 @@ def test_sending_a_form_again_records_nothing(tenant: Tenant, visitor: Console) 
 
 
 def test_a_refused_page_is_a_page(tenant: Tenant, visitor: Console) -> None:
-    """A page the role may not open, a bad page number or export format in the URL: an HTML
-    page with the reason and the API's status (they were the API's JSON)."""
+    """An unknown action, a bad page number or export format in the URL: an HTML page with
+    the reason and the API's status (they were the API's JSON)."""
     visitor.sign_in(tenant.keys["member"])
-    for path, status, reason in [("/console/import", 403, "needs manager"),
+    visitor.get("/console/contacts")
+    for path, status, reason in [("/console/contacts/%2B15551238003/frob", 404, "frob"),
                                  ("/console/contacts?page=0", 422, "page"),
                                  ("/console/audit/export?fmt=xml", 422, "csv, jsonl")]:
-        page = visitor.get(path)
+        page = visitor.post(path) if path.endswith("frob") else visitor.get(path)
         assert page.status_code == status, path
         assert page.headers["content-type"].startswith("text/html"), path
         assert 'role="alert"' in page.text and reason in page.text, path
         assert 'action="/console/logout"' in page.text  # still signed in
+
+
+def test_a_member_imports_opt_outs(tenant: Tenant, visitor: Console) -> None:
+    """The API lets a member import opt-outs (an opt-out): so does the console (issue #7, 'what
+    each role may do matches the API exactly'); a clean file shows no 'Rejected rows'."""
+    visitor.sign_in(tenant.keys["member"])
+    assert 'href="/console/import"' in visitor.get("/console/contacts").text
+    assert visitor.get("/console/import").status_code == 200
+    csv = "phone,evidence\n+15551238004,caf\u00e9 list \U0001F600\n"
+    page = visitor.post("/console/import", files={"upload": ("m.csv", csv.encode())})
+    assert page.status_code == 200 and "Imported 1 of 1 rows" in page.text
+    assert "Rejected rows" not in page.text
+    state = tenant.get(f"/v1/contacts/{quote('+15551238004', safe='')}", role="member").json()
+    assert state["status"] == "opted_out"
+    assert tenant.get("/v1/audit/verify").json()["ok"] is True
