@@ -206,6 +206,9 @@ def test_a_refused_page_is_a_page(tenant: Tenant, visitor: Console) -> None:
         assert page.headers["content-type"].startswith("text/html"), path
         assert 'role="alert"' in page.text and reason in page.text, path
         assert 'action="/console/logout"' in page.text  # still signed in
+    named = visitor.get("/console/contacts?q=Dana")
+    assert named.status_code == 200 and "holds no digits" in named.text
+    assert "holds no digits" not in visitor.get("/console/contacts?q=555").text
 
 
 def test_a_member_imports_opt_outs(tenant: Tenant, visitor: Console) -> None:

@@ -105,8 +105,12 @@ def contacts(request: Request, q: str = "", status: str = "", list_name: str = Q
                                    page=page)
     lists = services.show_workspace(store_of(request), who.workspace_name)["lists"]
     filters = {"q": q, "status": status, "list": list_name}
+    # The search reads digits only: a name typed in would silently match everyone.
+    ignored = bool(q.strip()) and not any(ch in "0123456789" for ch in q)
     return render(request, session, "contacts.html", found=found, lists=lists,
                   filters=filters, contact_url=contact_url,
+                  notice="The search is by number and this one holds no digits: showing "
+                         "every contact." if ignored else None,
                   query=lambda p: "&".join(f"{k}={quote(str(v))}" for k, v in
                                            {**filters, "page": p}.items() if v))
 
