@@ -100,6 +100,14 @@ def act(page: Page, action: str, evidence: str = "") -> None:
     page.wait_for_load_state()
 
 
+def send_box(page: Page, tenant: Tenant, body: str) -> str:
+    """Send ``body`` to the contact from the send box; the decision shown."""
+    page.goto(f"{tenant.server.url}/console/send?to={quote(CONTACT)}")
+    page.get_by_label("Message").fill(body)
+    page.get_by_role("button", name="Check and send").click()
+    return page.locator("#decision").inner_text()
+
+
 def test_manager_finds_stop_contact_and_acts(page: Page, tenant: Tenant) -> None:
     """A manager sees a STOP's timeline, is refused opt-in without evidence, opts in with it,
     then blocks; an inbound <script> body is shown as text."""
@@ -160,11 +168,8 @@ def test_owner_settings_send_and_audit(page: Page, tenant: Tenant) -> None:
     assert page.get_by_label("HELP reply").input_value() == "Call us any time."
     shot(page, "settings")
 
-    page.goto(f"{tenant.server.url}/console/send?to={quote(CONTACT)}")
-    page.get_by_label("Message").fill("Your order shipped")
-    page.get_by_role("button", name="Check and send").click()
-    assert "Not sent" in page.locator("#decision").inner_text()
-    assert "opted out" in page.locator("#decision").inner_text()
+    decision = send_box(page, tenant, "Your order shipped")
+    assert "Not sent" in decision and "opted out" in decision
 
     page.goto(f"{tenant.server.url}/console/audit")
     assert "The ledger verifies" in page.locator("#verify").inner_text()
@@ -172,3 +177,22 @@ def test_owner_settings_send_and_audit(page: Page, tenant: Tenant) -> None:
     export = page.request.get(f"{tenant.server.url}/console/audit/export?fmt=csv")
     assert export.status == 200
     assert export.text().startswith("seq,type,")
+
+
+def test_back_after_sign_out_and_reload_after_send(page: Page, tenant: Tenant) -> None:
+    """Reloading the send result records no second send; after "Sign out", Back does not show
+    the contact's page from the browser's cache (pages are no-store)."""
+    texted(tenant, "hello", "SMb1")
+    sign_in(page, tenant, "member")
+    assert "Allowed" in send_box(page, tenant, "Your order shipped")
+    page.reload()
+    assert "Allowed" in page.locator("#decision").inner_text()
+    events = tenant.get(f"/v1/contacts/{quote(CONTACT, safe='')}/events").json()["events"]
+    assert [e["type"] for e in events].count("send_allowed") == 1
+    page.goto(contact_path(tenant))
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/console/login")
+    page.go_back()
+    page.wait_for_load_state()
+    assert page.url.endswith("/console/login")
+    assert "hello" not in page.content()

@@ -21,13 +21,17 @@ from smsconsent.errors import BadInput, NotFound, SmsConsentError
 from smsconsent.services.apikeys import authenticate
 from smsconsent.web import console_admin
 from smsconsent.web.auth import store_of
-from smsconsent.web.console_session import LOGIN, load, render, save
+from smsconsent.web.console_session import LOGIN, ConsoleRoute, load, render, save
 from smsconsent.web.errors import status_of
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 router.include_router(console_admin.router)
 
 ACTIONS = ("opt-out", "opt-in", "block", "unblock", "subscribe", "unsubscribe")
+# What an action's redirect may announce (``?done=``); any other value is not echoed back, so a
+# crafted link cannot put words of its own on the page.
+DONE = frozenset(f"{pre}{verb}" for pre in ("", "already_") for verb in (
+    "opted_out", "opted_in", "blocked", "unblocked", "subscribed", "unsubscribed"))
 TIMELINE = 200
 
 
@@ -76,7 +80,13 @@ def login(request: Request, key: str = Form(""), csrf: str = Form("")) -> Respon
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form("")) -> Response:
     session = load(request)
-    session.check_csrf(csrf)
+    if session.principal is None:  # already out (expired, revoked, signed out elsewhere)
+        return redirect(request, LOGIN, session)
+    try:
+        session.check_csrf(csrf)
+    except SmsConsentError as exc:  # a stale tab: say so on a page, still signed in
+        return render(request, session, "message.html", status=status_of(exc),
+                      error=exc.message)
     session.sign_out()
     return redirect(request, LOGIN, session)
 
@@ -95,8 +105,12 @@ def contacts(request: Request, q: str = "", status: str = "", list_name: str = Q
                                    page=page)
     lists = services.show_workspace(store_of(request), who.workspace_name)["lists"]
     filters = {"q": q, "status": status, "list": list_name}
+    # The search reads digits only: a name typed in would silently match everyone.
+    ignored = bool(q.strip()) and not any(ch in "0123456789" for ch in q)
     return render(request, session, "contacts.html", found=found, lists=lists,
                   filters=filters, contact_url=contact_url,
+                  notice="The search is by number and this one holds no digits: showing "
+                         "every contact." if ignored else None,
                   query=lambda p: "&".join(f"{k}={quote(str(v))}" for k, v in
                                            {**filters, "page": p}.items() if v))
 
@@ -121,8 +135,10 @@ def _contact_page(request: Request, session: Any, number: str, status: int = 200
 def contact(request: Request, number: str, done: str = "") -> Response:
     session = load(request)
     try:
-        return _contact_page(request, session, number,
-                             notice=f"Done: {done.replace('_', ' ')}." if done else None)
+        notice = None
+        if done:
+            notice = f"Done: {done.replace('_', ' ')}." if done in DONE else "Done."
+        return _contact_page(request, session, number, notice=notice)
     except SmsConsentError as exc:
         return render(request, session, "message.html", status=status_of(exc),
                       error=exc.message)
@@ -159,7 +175,11 @@ def act(request: Request, number: str, action: str, csrf: str = Form(""),
     except SmsConsentError as exc:
         if session.principal is None:
             raise
-        return _contact_page(request, session, number, status=status_of(exc),
-                             error=exc.message, refused_action=action)
+        try:
+            return _contact_page(request, session, number, status=status_of(exc),
+                                 error=exc.message, refused_action=action)
+        except SmsConsentError:  # no page to show it on (a malformed number): say it alone
+            return render(request, session, "message.html", status=status_of(exc),
+                          error=exc.message)
     return redirect(request, f"{contact_url(result['contact'])}?done={result['action']}",
                     session)

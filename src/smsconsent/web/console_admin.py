@@ -7,6 +7,7 @@ a refusal is shown on the page it came from.
 from __future__ import annotations
 
 import io
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
@@ -17,11 +18,14 @@ from smsconsent.domain.events import agent
 from smsconsent.domain.gate import PURPOSES
 from smsconsent.errors import SmsConsentError
 from smsconsent.web.auth import store_of
-from smsconsent.web.console_session import Session, load, render, save
+from smsconsent.web.console_session import ConsoleRoute, Session, load, render, save
 from smsconsent.web.errors import status_of
 
-router = APIRouter()
+router = APIRouter(route_class=ConsoleRoute)
 REJECTS_SHOWN = 20
+# Importing opt-outs is opting contacts out: any role may, as with POST /v1/imports/opt-outs
+# (docs/http.md); the console must not ask more of a key than the API does (issue #7).
+IMPORT = "opt_out"
 
 
 def _done(request: Request, session: Session, to: str) -> Response:
@@ -36,8 +40,11 @@ def _send_page(request: Request, session: Session, status: int = 200, **extra: A
     shown = services.show_workspace(store_of(request), who.workspace_name)
     form = {"sender": "", "to": "", "body": "", "purpose": "informational", "list": "",
             **extra.pop("form", {})}
+    # Each form carries a one-time key: sending it again (a refresh, the back button, a double
+    # click) answers the first decision and records nothing (``services.send``'s idempotency).
     return render(request, session, "send.html", status=status, numbers=shown["numbers"],
                   lists=shown["lists"], purposes=PURPOSES, form=form,
+                  once=secrets.token_urlsafe(18),
                   **{"decision": None, **extra})
 
 
@@ -49,7 +56,7 @@ def send_page(request: Request, to: str = "") -> Response:
 @router.post("/send")
 def send(request: Request, csrf: str = Form(""), sender: str = Form(""), to: str = Form(""),
          body: str = Form(""), purpose: str = Form("informational"),
-         list_name: str = Form("", alias="list")) -> Response:
+         list_name: str = Form("", alias="list"), once: str = Form("")) -> Response:
     """Run the send gate and record the outcome; smsconsent itself delivers nothing."""
     session = load(request)
     form = {"sender": sender, "to": to, "body": body, "purpose": purpose, "list": list_name}
@@ -58,12 +65,16 @@ def send(request: Request, csrf: str = Form(""), sender: str = Form(""), to: str
         who = session.needs("send")
         decision = services.send(store_of(request), sender, to, body, purpose,
                                  list_name or None, agent(who.key_id),
-                                 workspace=who.workspace_name)
+                                 workspace=who.workspace_name,
+                                 idempotency_key=once or None)
     except SmsConsentError as exc:
         if session.principal is None:
             raise
-        return _send_page(request, session, status=status_of(exc), error=exc.message,
-                          form=form)
+        message = exc.message
+        if exc.code == "idempotency_key_reused":
+            message = ("this form was already sent with another message; nothing was "
+                       "recorded now: check the message and send it again")
+        return _send_page(request, session, status=status_of(exc), error=message, form=form)
     request.app.state.metrics.decision("send", decision.allowed, decision.reason)
     return _send_page(request, session, decision=decision, form=form)
 
@@ -158,7 +169,8 @@ def export(request: Request, fmt: str = "jsonl") -> Response:
     kind = "text/csv" if fmt == "csv" else "application/x-ndjson"
     name = f"{who.workspace_name}-ledger.{fmt}"
     return StreamingResponse(lines, media_type=f"{kind}; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                             headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                      "Cache-Control": "no-store"})
 
 
 # -- import ----------------------------------------------------------------------------------
@@ -166,7 +178,7 @@ def export(request: Request, fmt: str = "jsonl") -> Response:
 @router.get("/import")
 def import_page(request: Request) -> Response:
     session = load(request)
-    session.needs("import")
+    session.needs(IMPORT)
     return render(request, session, "import.html", summary=None, rejects=[])
 
 
@@ -178,7 +190,7 @@ def import_opt_outs(request: Request, csrf: str = Form(""),
     rejects = io.StringIO()
     try:
         session.check_csrf(csrf)
-        who = session.needs("import")
+        who = session.needs(IMPORT)
         summary = services.import_opt_outs(
             store_of(request), who.workspace_name, upload.file, rejects, by=who.key_id,
             name=upload.filename or "upload.csv")

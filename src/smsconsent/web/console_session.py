@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from smsconsent.domain.roles import NEEDED, may
-from smsconsent.errors import Forbidden, Unauthorized
+from smsconsent.errors import Forbidden, SmsConsentError, Unauthorized
 from smsconsent.services.apikeys import Principal, authenticate
 from smsconsent.web.auth import check_role, store_of
+from smsconsent.web.errors import status_of
 
 COOKIE = "smsconsent_console"
 MAX_AGE = 8 * 3600
@@ -122,4 +127,35 @@ def render(request: Request, session: Session, name: str, status: int = 200,
     page = _templates.TemplateResponse(request, name, {
         "who": who, "csrf": session.csrf, "can": can, "error": None, "notice": None,
         **context}, status_code=status)
+    # Pages hold contacts' data: never kept by the browser, so Back after "Sign out" on a
+    # shared computer asks the server again (and is sent to the sign-in page).
+    page.headers["Cache-Control"] = "no-store"
     return save(request, page, session)
+
+
+def _error_page(request: Request, exc: Exception) -> Response:
+    """A refusal nothing else caught, as a console page with the status the API would give."""
+    if isinstance(exc, SmsConsentError):
+        status, message = status_of(exc), exc.message
+    else:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        status = 422
+        message = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}"
+                            for e in errors) or "the request is not valid"
+    return render(request, load(request), "message.html", status=status, error=message)
+
+
+class ConsoleRoute(APIRoute):
+    """A console route: a refusal (a role too low, a bad number or page in the URL) answers an
+    HTML page with the reason (``role="alert"``), never the API's JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (SmsConsentError, RequestValidationError) as exc:
+                return await run_in_threadpool(_error_page, request, exc)
+
+        return route
