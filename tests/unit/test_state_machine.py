@@ -56,8 +56,8 @@ class ConsentMachine(RuleBasedStateMachine):
             assert result.action == "dropped_blocked"
             return
         assert (result.reply is not None) == (not self.out[c])
-        if not self.out[c]:
-            self.out[c], self.by_contact[c] = True, True
+        # out or not, the contact's own STOP is now in force: undoing it needs evidence
+        self.out[c], self.by_contact[c] = True, True
 
     @rule(c=st.sampled_from(CONTACTS), n=st.sampled_from(NUMBERS),
           body=st.sampled_from(OPT_IN_BODIES))
