@@ -28,7 +28,7 @@ from rich.text import Text
 
 from smsconsent import csvio, services
 from smsconsent.cli.app import app
-from smsconsent.cli.common import emit, os_user, run, store_for
+from smsconsent.cli.common import emit, fail, os_user, run, store_for
 from smsconsent.errors import BadInput
 
 import_app = typer.Typer(help="Import opt-outs and contacts from another tool (CSV).",
@@ -102,7 +102,7 @@ def _opened(file: Path, *outputs: Path) -> BinaryIO:
     refusal = _refusal(file, outputs)
     if refusal is not None:
         source.close()
-        run(lambda: _raise(refusal))
+        fail(refusal)
     return source
 
 
@@ -120,10 +120,6 @@ def _refusal(file: Path, outputs: tuple[Path, ...]) -> BadInput | None:
                             f"{'a folder' if output.is_dir() else 'no such folder'}",
                             code="unwritable")
     return None
-
-
-def _raise(error: BadInput) -> None:
-    raise error
 
 
 def _same_file(first: Path, second: Path) -> bool:

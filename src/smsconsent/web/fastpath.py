@@ -20,7 +20,6 @@ answers byte for byte; the OpenAPI document is the routes', untouched.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -33,6 +32,7 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from smsconsent.domain.free_text import holds_binary
 from smsconsent.domain.roles import NEEDED
 from smsconsent.errors import SmsConsentError
 from smsconsent.providers.twilio import parse_form as twilio_form
@@ -46,7 +46,6 @@ from smsconsent.web.schemas import CheckBody, InboundBody, Purpose
 TWILIO, TELNYX = "/webhooks/twilio/", "/webhooks/telnyx/"
 JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
 PURPOSES = frozenset(get_args(Purpose))
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _fields(model: type[BaseModel]) -> frozenset[str]:
@@ -111,13 +110,9 @@ def json_object(scope: Scope, raw: bytes, fields: frozenset[str], required: tupl
         if type(doc.get(name)) is not str:
             raise Fallback
     for value in doc.values():  # NUL, a lone surrogate: the route's own checks refuse them
-        if type(value) is str and _unstorable(value):
+        if type(value) is str and holds_binary(value):
             raise Fallback
     return doc
-
-
-def _unstorable(text: str) -> bool:
-    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
 
 
 def optional_text(doc: dict[str, Any], name: str) -> str | None:
@@ -157,7 +152,7 @@ async def inbound(state: Any, scope: Scope, raw: bytes) -> Response:
 
 async def twilio(state: Any, scope: Scope, raw: bytes) -> Response:
     workspace = scope["path"][len(TWILIO):]
-    if _unstorable(workspace):
+    if holds_binary(workspace):
         raise Fallback
     url = webhooks.scope_twilio_url(state.settings, scope, header(scope, b"host"))
     params = twilio_form(raw)
