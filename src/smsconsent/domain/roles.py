@@ -49,7 +49,8 @@ NEEDED: dict[str, Role] = {
     "lists": Role.MANAGER,
     "subscribe": Role.MANAGER,
     "inbound": Role.MANAGER,
-    "import": Role.MANAGER,
+    "import_opt_outs": Role.MEMBER,  # opting contacts out: any key may
+    "import_contacts": Role.MANAGER,  # opting them in
     "settings": Role.OWNER,
     "numbers": Role.OWNER,
     "keys": Role.OWNER,

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
 from smsconsent import services
-from smsconsent.domain.roles import Role
+from smsconsent.domain.roles import NEEDED, Role
 from smsconsent.web.auth import Principal, require_role, store_of
 from smsconsent.web.errors import ERROR_RESPONSES
 
@@ -35,7 +35,6 @@ MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES, tags=["bulk"])
 member = Depends(require_role(Role.MEMBER))
-manager = Depends(require_role(Role.MANAGER))
 
 UPLOAD = File(..., description="The CSV: a header row with a phone (number, mobile) column.")
 BY = Form(None, description="Who imports, for the ledger (default: the API key's id).")
@@ -75,7 +74,8 @@ def _import_answer(summary: dict[str, Any], rejects: FirstRows) -> dict[str, Any
 
 @router.post("/imports/opt-outs")
 def import_opt_outs(request: Request, file: UploadFile = UPLOAD, by: str | None = BY,
-                    who: Principal = member) -> dict[str, Any]:
+                    who: Principal = Depends(require_role(NEEDED["import_opt_outs"]))
+                    ) -> dict[str, Any]:
     """Import a CSV of opt-outs (``phone``; optional ``opted_out_at``, ``source``,
     ``evidence``): each new one is a ledger event with source ``import``. Idempotent.
 
@@ -93,7 +93,8 @@ def import_opt_outs(request: Request, file: UploadFile = UPLOAD, by: str | None 
 def import_contacts(request: Request, file: UploadFile = UPLOAD, by: str | None = BY,
                     evidence: str | None = Form(None, description="Evidence for rows without "
                                                 "their own; a row with none is rejected."),
-                    who: Principal = manager) -> dict[str, Any]:
+                    who: Principal = Depends(require_role(NEEDED["import_contacts"]))
+                    ) -> dict[str, Any]:
     """Import contacts with their consent evidence (``phone``; optional ``consent_type``,
     ``purpose``, ``evidence``, ``opted_in_at``, ``source``, ``list``); never over an opt-out.
 

@@ -23,9 +23,9 @@ from smsconsent.web.errors import status_of
 
 router = APIRouter(route_class=ConsoleRoute)
 REJECTS_SHOWN = 20
-# Importing opt-outs is opting contacts out: any role may, as with POST /v1/imports/opt-outs
-# (docs/http.md); the console must not ask more of a key than the API does (issue #7).
-IMPORT = "opt_out"
+# The console imports opt-outs only, with the role POST /v1/imports/opt-outs needs (issue #7:
+# the console asks of a key exactly what the API does).
+IMPORT = "import_opt_outs"
 
 
 def _done(request: Request, session: Session, to: str) -> Response:
